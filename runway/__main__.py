@@ -1,0 +1,3 @@
+from runway.cli import main
+
+raise SystemExit(main())
