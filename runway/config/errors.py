@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Path = tuple[str | int, ...]
@@ -27,7 +27,7 @@ class Problem:
     """One thing wrong with a configuration: where (`path`, `line`), and what."""
 
     path: str
-    """Dotted path of the value at fault (`services.web.depends_on[0]`); empty for the whole document."""
+    """Path of the value at fault (`services.web.depends_on[0]`); empty for the document."""
     message: str
     """What is wrong, for a person, and where it can, what was probably meant."""
     line: int | None = None
@@ -43,10 +43,19 @@ class Problem:
 
 
 class ConfigError(Exception):
-    """A configuration cannot be used; `problems` lists every problem found in it, in document order."""
+    """A configuration cannot be used; `problems` lists every problem of it, in document order."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"invalid configuration ({count} {noun}):\n" + "\n".join(map(str, self.problems)))
+        super().__init__(
+            f"invalid configuration ({count} {noun}):\n" + "\n".join(map(str, self.problems))
+        )
+
+
+def located(found: Iterable[tuple[Path, str]], line: Callable[[Path], int | None]) -> ConfigError:
+    """A ConfigError from (path, message) pairs, each given its line, in document order."""
+    problems = [Problem(format_path(path), message, line(path)) for path, message in found]
+    problems.sort(key=lambda p: p.line if p.line is not None else 1 << 62)
+    return ConfigError(problems)

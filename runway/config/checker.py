@@ -1,0 +1,150 @@
+"""Reading untrusted data one value at a time, collecting every problem instead of stopping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runway.config import template
+from runway.config.errors import Path, located
+from runway.config.source import Document
+from runway.config.suggest import did_you_mean
+
+
+def describe(value: object) -> str:
+    """How a value of the wrong type is named to a person: `the number 2`, `a list`."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text '{value}'" if len(value) <= 40 else "a long text"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+class Checker:
+    """Collects problems with their paths and lines; the typed readers return None when the value
+    is unusable, after recording why."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.problems: list[tuple[Path, str]] = []
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append((path, message))
+
+    def raise_if_any(self) -> None:
+        """Raise ConfigError with every problem, in document order (by line, then as found)."""
+        if self.problems:
+            raise located(self.problems, self.document.line)
+
+    # -- shapes -------------------------------------------------------------------------------
+
+    def mapping(self, path: Path, value: object, what: str = "a mapping") -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.problem(path, f"expected {what}, got {describe(value)}")
+        return None
+
+    def keys(
+        self,
+        path: Path,
+        mapping: Mapping[str, object],
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+        what: str = "field",
+    ) -> None:
+        """Unknown keys are errors (with a did-you-mean); missing required ones too."""
+        allowed = tuple(allowed)
+        for key in mapping:
+            if key not in allowed:
+                hint = did_you_mean(key, allowed) or f"; expected one of {', '.join(allowed)}"
+                self.problem((*path, key), f"unknown {what} '{key}'{hint}")
+        for key in required:
+            if key not in mapping:
+                self.problem(path, f"missing required field '{key}'")
+
+    def sequence(self, path: Path, value: object, what: str = "a list") -> list[Any] | None:
+        if isinstance(value, list):
+            return value
+        self.problem(path, f"expected {what}, got {describe(value)}")
+        return None
+
+    # -- scalars ------------------------------------------------------------------------------
+
+    def text(self, path: Path, value: object, *, references: bool = False) -> str | None:
+        """A string; with `references`, its `${{ }}` must be well formed, otherwise absent."""
+        if not isinstance(value, str):
+            hint = "; quote it if you mean text" if path in self.document.texts else ""
+            self.problem(path, f"expected text, got {describe(value)}{hint}")
+            return None
+        return self._references(path, value, references)
+
+    def written_text(self, path: Path, value: object, *, references: bool = False) -> str | None:
+        """A string where a plain scalar counts as the text written (`PORT: 8080` is `"8080"`)."""
+        if isinstance(value, str):
+            return self._references(path, value, references)
+        written = self.document.texts.get(path)
+        if written is not None:
+            return written
+        if isinstance(value, bool):  # JSON's true and false
+            return "true" if value else "false"
+        if isinstance(value, int | float):  # a JSON number
+            return str(value)
+        self.problem(path, f"expected text, got {describe(value)}")
+        return None
+
+    def _references(self, path: Path, value: str, allowed: bool) -> str | None:
+        if template.OPEN not in value:
+            return value
+        if not allowed:
+            self.problem(path, "references (${{ ... }}) are not allowed here")
+            return None
+        try:
+            template.parse(value)
+        except template.TemplateError as error:
+            self.problem(path, str(error))
+            return None
+        return value
+
+    def integer(
+        self, path: Path, value: object, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problem(path, f"expected {_int_range(minimum, maximum)}, got {describe(value)}")
+            return None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            self.problem(path, f"expected {_int_range(minimum, maximum)}, got {value}")
+            return None
+        return value
+
+    def name(self, path: Path, value: str, pattern: re.Pattern[str], limit: int, rule: str) -> bool:
+        """Names follow `rule` (a phrase for people) and are at most `limit` characters long."""
+        if not pattern.match(value):
+            self.problem(path, f"'{value}' is not {rule}")
+            return False
+        if len(value) > limit:
+            self.problem(path, f"'{value}' is {len(value)} characters long; the limit is {limit}")
+            return False
+        return True
+
+    def bounded(self, path: Path, value: str | None, limit: int) -> str | None:
+        if value is not None and len(value) > limit:
+            self.problem(path, f"is {len(value)} characters long; the limit is {limit}")
+            return None
+        return value
+
+
+def _int_range(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"an integer from {minimum} to {maximum}"
+    if minimum is not None:
+        return f"an integer >= {minimum}"
+    return "an integer"

@@ -1,0 +1,288 @@
+"""From loaded data to a Config: every rule of the format, every problem reported at once."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from runway.config import fields, template
+from runway.config.checker import Checker, describe
+from runway.config.errors import Path
+from runway.config.model import SUPPORTED_VERSIONS, Answer, Config, Input, InputType, Registry
+from runway.config.references import FIELD_WORDS, Allowed, config_strings
+from runway.config.services import read_services
+from runway.config.source import Document
+from runway.config.suggest import did_you_mean
+
+_LABEL_RULE = "a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
+_INPUT_RULE = "an identifier of lowercase letters, digits and '_' that does not start with a digit"
+
+
+def build_config(document: Document) -> Config:
+    """Validate loaded data against the format; raise ConfigError listing every problem."""
+    check = Checker(document)
+    root = check.mapping((), document.data, "a mapping of runway, app, inputs and services")
+    if root is None:
+        check.raise_if_any()
+        raise AssertionError("unreachable")  # pragma: no cover
+    check.keys((), root, fields.TOP_KEYS, fields.TOP_REQUIRED)
+    if "runway" in root and not _version(check, root["runway"]):
+        # Another format version means other rules: reporting them all would only mislead.
+        check.raise_if_any()
+    app = _app(check, root["app"]) if "app" in root else None
+    inputs = _inputs(check, root.get("inputs", {}))
+    registries = _registries(check, root.get("registries", {}))
+    services = read_services(check, root.get("services", {}))
+    config = Config(app=app or "", services=services, inputs=inputs, registries=registries)
+    # Names declared but invalid were reported already: references to them are not news.
+    declared = {key: _names(root.get(key)) for key in ("inputs", "services")}
+    _check_references(check, config, declared["inputs"], declared["services"])
+    check.raise_if_any()
+    return config
+
+
+def _version(check: Checker, value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool) and value in SUPPORTED_VERSIONS:
+        return True
+    supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+    written = check.document.texts.get(("runway",), value)
+    check.problem(
+        ("runway",),
+        f"unsupported format version {written!r}; this runway reads version {supported} "
+        f"(write 'runway: {SUPPORTED_VERSIONS[-1]}')",
+    )
+    return False
+
+
+def _names(section: object) -> frozenset[str]:
+    return frozenset(section) if isinstance(section, dict) else frozenset()
+
+
+def _app(check: Checker, value: object) -> str | None:
+    name = check.text(("app",), value)
+    if name is not None and check.name(("app",), name, fields.LABEL, fields.APP_MAX, _LABEL_RULE):
+        return name
+    return None
+
+
+def _inputs(check: Checker, value: object) -> dict[str, Input]:
+    inputs: dict[str, Input] = {}
+    section = check.mapping(("inputs",), value, "a mapping of input names to their definitions")
+    for name, spec in (section or {}).items():
+        path: Path = ("inputs", name)
+        named = check.name(path, name, fields.INPUT_NAME, fields.INPUT_MAX, _INPUT_RULE)
+        read = _input(check, path, name, spec)
+        if named and read is not None:
+            inputs[name] = read
+    return inputs
+
+
+def _input(check: Checker, path: Path, name: str, value: object) -> Input | None:
+    spec = check.mapping(path, value, "a mapping with at least a prompt")
+    if spec is None:
+        return None
+    check.keys(path, spec, fields.INPUT_KEYS, fields.INPUT_REQUIRED)
+    errors = len(check.problems)
+    prompt = check.bounded(
+        (*path, "prompt"), check.text((*path, "prompt"), spec.get("prompt", "")), fields.PROMPT_MAX
+    )
+    if prompt == "":
+        check.problem((*path, "prompt"), "must not be empty: it is the question the person sees")
+    description = None
+    if "description" in spec:
+        description = check.bounded(
+            (*path, "description"),
+            check.text((*path, "description"), spec["description"]),
+            fields.DESCRIPTION_MAX,
+        )
+    kind = _input_type(check, (*path, "type"), spec.get("type", InputType.STRING.value))
+    choices = _choices(check, path, spec, kind)
+    pattern = _pattern(check, path, spec, kind)
+    generate = _generate(check, path, spec, kind)
+    default = _default(check, path, spec, kind, choices, pattern)
+    if len(check.problems) > errors or kind is None or prompt is None:
+        return None
+    return Input(name, prompt, kind, description, default, choices, pattern, generate)
+
+
+def _input_type(check: Checker, path: Path, value: object) -> InputType | None:
+    text = check.text(path, value)
+    if text is None:
+        return None
+    try:
+        return InputType(text)
+    except ValueError:
+        names = [t.value for t in InputType]
+        hint = did_you_mean(text, names) or f"; expected one of {', '.join(names)}"
+        check.problem(path, f"unknown input type '{text}'{hint}")
+        return None
+
+
+def _choices(
+    check: Checker, path: Path, spec: dict[str, Any], kind: InputType | None
+) -> tuple[str, ...]:
+    if "choices" not in spec:
+        if kind is InputType.CHOICE:
+            check.problem(path, "an input of type choice needs 'choices': the list to choose from")
+        return ()
+    if kind is not None and kind is not InputType.CHOICE:
+        check.problem(
+            (*path, "choices"), f"choices apply only to inputs of type choice, not {kind}"
+        )
+        return ()
+    items = check.sequence((*path, "choices"), spec["choices"], "a list of texts")
+    if items is None:
+        return ()
+    if not items:
+        check.problem((*path, "choices"), "must list at least one choice")
+    choices: list[str] = []
+    for index, item in enumerate(items):
+        text = check.text((*path, "choices", index), item)
+        if text is not None and text in choices:
+            check.problem((*path, "choices", index), f"'{text}' is listed twice")
+        elif text is not None:
+            choices.append(text)
+    return tuple(choices)
+
+
+def _pattern(
+    check: Checker, path: Path, spec: dict[str, Any], kind: InputType | None
+) -> str | None:
+    if "pattern" not in spec:
+        return None
+    where = (*path, "pattern")
+    if kind is not None and kind not in (InputType.STRING, InputType.SECRET):
+        check.problem(where, f"a pattern applies only to string and secret inputs, not {kind}")
+        return None
+    pattern = check.bounded(where, check.text(where, spec["pattern"]), fields.PATTERN_MAX)
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        check.problem(where, f"not a valid regular expression: {error}")
+        return None
+    return pattern
+
+
+def _generate(
+    check: Checker, path: Path, spec: dict[str, Any], kind: InputType | None
+) -> int | None:
+    if "generate" not in spec:
+        return None
+    where = (*path, "generate")
+    if kind is not None and kind is not InputType.SECRET:
+        check.problem(where, f"only secret inputs can be generated; this input is of type {kind}")
+        return None
+    low, high = fields.GENERATE_RANGE
+    return check.integer(where, spec["generate"], low, high)
+
+
+def _default(
+    check: Checker,
+    path: Path,
+    spec: dict[str, Any],
+    kind: InputType | None,
+    choices: tuple[str, ...],
+    pattern: str | None,
+) -> Answer | None:
+    if "default" not in spec or kind is None:
+        return None
+    where = (*path, "default")
+    value = spec["default"]
+    if kind is InputType.SECRET:
+        check.problem(
+            where,
+            "a secret input cannot have a default (it would be written in the configuration); "
+            "use generate",
+        )
+        return None
+    if kind is InputType.INTEGER:
+        return check.integer(where, value)
+    if kind is InputType.BOOLEAN:
+        if not isinstance(value, bool):
+            check.problem(where, f"expected true or false, got {describe(value)}")
+            return None
+        return value
+    text = check.text(where, value)
+    if text is None:
+        return None
+    if kind is InputType.CHOICE and choices and text not in choices:
+        hint = did_you_mean(text, choices)
+        check.problem(where, f"'{text}' is not one of the choices ({', '.join(choices)}){hint}")
+        return None
+    if pattern is not None and _compiles(pattern) and re.fullmatch(pattern, text) is None:
+        check.problem(where, f"'{text}' does not match the input's pattern {pattern!r}")
+        return None
+    return text
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+def _registries(check: Checker, value: object) -> dict[str, Registry]:
+    registries: dict[str, Registry] = {}
+    section = check.mapping(("registries",), value, "a mapping of registry hosts to credentials")
+    for host, spec in (section or {}).items():
+        path: Path = ("registries", host)
+        if not fields.REGISTRY.match(host) or len(host) > fields.HOST_MAX:
+            check.problem(
+                path,
+                f"'{host}' is not a registry host such as ghcr.io or registry.example.com:5000",
+            )
+        credentials = check.mapping(path, spec, "a mapping with username and password")
+        if credentials is None:
+            continue
+        check.keys(path, credentials, fields.REGISTRY_KEYS, fields.REGISTRY_KEYS)
+        username = check.text((*path, "username"), credentials.get("username", ""), references=True)
+        password = check.text((*path, "password"), credentials.get("password", ""), references=True)
+        if username is not None and password is not None:
+            registries[host] = Registry(host, username, password)
+    return registries
+
+
+def _check_references(
+    check: Checker, config: Config, input_names: frozenset[str], service_names: frozenset[str]
+) -> None:
+    """Every reference names something that exists and may be used where it stands."""
+    inputs, services = config.inputs, config.services
+    for path, text, allowed in config_strings(config):
+        for reference in template.references(text):
+            if isinstance(reference, template.InputRef):
+                found = inputs.get(reference.name)
+                if found is None and reference.name in input_names:
+                    continue
+                if found is None:
+                    hint = did_you_mean(reference.name, inputs)
+                    check.problem(path, f"unknown input '{reference.name}'{hint}")
+                elif found.secret and Allowed.SECRETS not in allowed:
+                    check.problem(
+                        path,
+                        f"secret input '{reference.name}' can be used only in env and registries, "
+                        f"where it reaches the container through a Kubernetes Secret",
+                    )
+                continue
+            name = reference.service
+            if Allowed.SERVICES not in allowed:
+                check.problem(path, f"services cannot be referenced in {FIELD_WORDS[allowed]}")
+                continue
+            service = services.get(name)
+            if service is None and name in service_names:
+                continue
+            if service is None:
+                hint = did_you_mean(name, services)
+                check.problem(path, f"unknown service '{name}'{hint}")
+            elif service.is_job:
+                check.problem(
+                    path, f"'{name}' is a job: it has no Service, so no {reference.attribute}"
+                )
+            elif reference.attribute == "url" and not service.ports:
+                check.problem(
+                    path,
+                    f"'{name}' has no ports, so no url; give it ports or use services.{name}.host",
+                )

@@ -1,0 +1,42 @@
+"""The planner: pure computation from a configuration to ordered steps (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from runway.config.errors import located
+from runway.config.source import load
+from runway.config.validate import build_config
+from runway.planner.document import (
+    PlanDocumentError,
+    plan_from_document,
+    plan_to_document,
+)
+from runway.planner.graph import CycleError, DependencyGraph, Scheduler
+from runway.planner.plan import Plan, PlanCycleError, Step, StepKind, make_plan
+
+__all__ = [
+    "CycleError",
+    "DependencyGraph",
+    "Plan",
+    "PlanCycleError",
+    "PlanDocumentError",
+    "Scheduler",
+    "Step",
+    "StepKind",
+    "make_plan",
+    "plan_from_document",
+    "plan_source",
+    "plan_to_document",
+]
+
+
+def plan_source(source: bytes | str, *, format: Literal["yaml", "json"] | None = None) -> Plan:
+    """Parse, validate and plan a configuration; raise ConfigError with every problem, cycles
+    included, each with its path (and line, for YAML)."""
+    document = load(source, format=format)
+    config = build_config(document)
+    try:
+        return make_plan(config)
+    except PlanCycleError as error:
+        raise located(error.found, document.line) from None
