@@ -8,6 +8,7 @@ from typing import Any
 
 from runway.config import template
 from runway.config.errors import Path, located
+from runway.config.references import Allowed
 from runway.config.source import Document
 from runway.config.suggest import did_you_mean
 
@@ -36,6 +37,9 @@ class Checker:
     def __init__(self, document: Document) -> None:
         self.document = document
         self.problems: list[tuple[Path, str]] = []
+        self.uses: list[tuple[Path, str, Allowed]] = []
+        """Every well-formed string with references, and what they may name: checked once all
+        names are known, whether or not the rest of its service is valid."""
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append((path, message))
@@ -79,15 +83,17 @@ class Checker:
 
     # -- scalars ------------------------------------------------------------------------------
 
-    def text(self, path: Path, value: object, *, references: bool = False) -> str | None:
-        """A string; with `references`, its `${{ }}` must be well formed, otherwise absent."""
+    def text(self, path: Path, value: object, *, references: Allowed = Allowed.NONE) -> str | None:
+        """A string whose `${{ }}` references are well formed, and absent where none are allowed."""
         if not isinstance(value, str):
             hint = "; quote it if you mean text" if path in self.document.texts else ""
             self.problem(path, f"expected text, got {describe(value)}{hint}")
             return None
         return self._references(path, value, references)
 
-    def written_text(self, path: Path, value: object, *, references: bool = False) -> str | None:
+    def written_text(
+        self, path: Path, value: object, *, references: Allowed = Allowed.NONE
+    ) -> str | None:
         """A string where a plain scalar counts as the text written (`PORT: 8080` is `"8080"`)."""
         if isinstance(value, str):
             return self._references(path, value, references)
@@ -101,10 +107,10 @@ class Checker:
         self.problem(path, f"expected text, got {describe(value)}")
         return None
 
-    def _references(self, path: Path, value: str, allowed: bool) -> str | None:
+    def _references(self, path: Path, value: str, allowed: Allowed) -> str | None:
         if template.OPEN not in value:
             return value
-        if not allowed:
+        if allowed is Allowed.NONE:
             self.problem(path, "references (${{ ... }}) are not allowed here")
             return None
         try:
@@ -112,6 +118,7 @@ class Checker:
         except template.TemplateError as error:
             self.problem(path, str(error))
             return None
+        self.uses.append((path, value, allowed))
         return value
 
     def integer(

@@ -26,13 +26,6 @@ ENV = Allowed.INPUTS | Allowed.SECRETS | Allowed.SERVICES
 HOST = Allowed.INPUTS
 REGISTRY = Allowed.INPUTS | Allowed.SECRETS
 
-FIELD_WORDS = {
-    IMAGE: "image",
-    COMMAND: "command and args",
-    HOST: "expose.host",
-}
-"""How an error names a field whose references are limited (env and registries allow all)."""
-
 
 def service_strings(service: Service) -> Iterator[tuple[Path, str, Allowed]]:
     """Every string of a service that may hold references, in document order."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from runway.config import fields
+from runway.config import fields, references
 from runway.config.checker import Checker
 from runway.config.errors import Path
 from runway.config.model import (
@@ -134,7 +134,9 @@ def _kind(check: Checker, path: Path, value: object) -> ServiceKind | None:
 
 
 def _image(check: Checker, path: Path, value: object) -> str | None:
-    image = check.bounded(path, check.text(path, value, references=True), fields.IMAGE_MAX)
+    image = check.bounded(
+        path, check.text(path, value, references=references.IMAGE), fields.IMAGE_MAX
+    )
     if image is None:
         return None
     if "${{" not in image and not fields.IMAGE.match(image):
@@ -153,7 +155,8 @@ def _strings(check: Checker, path: Path, spec: dict[str, Any], key: str) -> tupl
     if items is None:
         return None
     read = [
-        check.written_text((*path, key, i), item, references=True) for i, item in enumerate(items)
+        check.written_text((*path, key, i), item, references=references.COMMAND)
+        for i, item in enumerate(items)
     ]
     return tuple(item for item in read if item is not None)
 
@@ -176,7 +179,7 @@ def _env(check: Checker, path: Path, value: object) -> dict[str, str]:
                 (*where, name), f"expected a text value, got {kind}; quote it to pass it as text"
             )
             continue
-        text = check.written_text((*where, name), item, references=True)
+        text = check.written_text((*where, name), item, references=references.ENV)
         if text is not None:
             env[name] = text
     return env
@@ -304,7 +307,7 @@ def _expose(check: Checker, path: Path, value: object, ports: tuple[int, ...]) -
         check.problem((*path, "port"), f"port {port} is not one of the service's ports ({listed})")
         port = None
     where = (*path, "host")
-    host = check.text(where, spec["host"], references=True) if "host" in spec else None
+    host = check.text(where, spec["host"], references=references.HOST) if "host" in spec else None
     if (
         host is not None
         and "${{" not in host

@@ -8,8 +8,16 @@ from typing import Any
 from runway.config import fields, template
 from runway.config.checker import Checker, describe
 from runway.config.errors import Path
-from runway.config.model import SUPPORTED_VERSIONS, Answer, Config, Input, InputType, Registry
-from runway.config.references import FIELD_WORDS, Allowed, config_strings
+from runway.config.model import (
+    SUPPORTED_VERSIONS,
+    Answer,
+    Config,
+    Input,
+    InputType,
+    Registry,
+    ServiceKind,
+)
+from runway.config.references import REGISTRY, Allowed
 from runway.config.services import read_services
 from runway.config.source import Document
 from runway.config.suggest import did_you_mean
@@ -33,29 +41,32 @@ def build_config(document: Document) -> Config:
     inputs = _inputs(check, root.get("inputs", {}))
     registries = _registries(check, root.get("registries", {}))
     services = read_services(check, root.get("services", {}))
-    config = Config(app=app or "", services=services, inputs=inputs, registries=registries)
-    # Names declared but invalid were reported already: references to them are not news.
-    declared = {key: _names(root.get(key)) for key in ("inputs", "services")}
-    _check_references(check, config, declared["inputs"], declared["services"])
+    _check_references(check, _declared(root.get("inputs")), _declared(root.get("services")))
     check.raise_if_any()
-    return config
+    return Config(app=app or "", services=services, inputs=inputs, registries=registries)
 
 
 def _version(check: Checker, value: object) -> bool:
     if isinstance(value, int) and not isinstance(value, bool) and value in SUPPORTED_VERSIONS:
         return True
     supported = ", ".join(map(str, SUPPORTED_VERSIONS))
-    written = check.document.texts.get(("runway",), value)
+    written = (
+        f"'{value}'" if isinstance(value, str) else check.document.texts.get(("runway",), value)
+    )
     check.problem(
         ("runway",),
-        f"unsupported format version {written!r}; this runway reads version {supported} "
+        f"unsupported format version {written}; this runway reads version {supported} "
         f"(write 'runway: {SUPPORTED_VERSIONS[-1]}')",
     )
     return False
 
 
-def _names(section: object) -> frozenset[str]:
-    return frozenset(section) if isinstance(section, dict) else frozenset()
+def _declared(section: object) -> dict[str, dict[str, Any]]:
+    """The entries of a section as written, even invalid ones: references are checked against
+    what the person declared, so one mistake is not reported again at every use."""
+    if not isinstance(section, dict):
+        return {}
+    return {name: spec if isinstance(spec, dict) else {} for name, spec in section.items()}
 
 
 def _app(check: Checker, value: object) -> str | None:
@@ -239,50 +250,55 @@ def _registries(check: Checker, value: object) -> dict[str, Registry]:
         if credentials is None:
             continue
         check.keys(path, credentials, fields.REGISTRY_KEYS, fields.REGISTRY_KEYS)
-        username = check.text((*path, "username"), credentials.get("username", ""), references=True)
-        password = check.text((*path, "password"), credentials.get("password", ""), references=True)
+        username = check.text(
+            (*path, "username"), credentials.get("username", ""), references=REGISTRY
+        )
+        password = check.text(
+            (*path, "password"), credentials.get("password", ""), references=REGISTRY
+        )
         if username is not None and password is not None:
             registries[host] = Registry(host, username, password)
     return registries
 
 
 def _check_references(
-    check: Checker, config: Config, input_names: frozenset[str], service_names: frozenset[str]
+    check: Checker, inputs: dict[str, dict[str, Any]], services: dict[str, dict[str, Any]]
 ) -> None:
-    """Every reference names something that exists and may be used where it stands."""
-    inputs, services = config.inputs, config.services
-    for path, text, allowed in config_strings(config):
+    """Every reference names something declared, and may be used where it stands."""
+    for path, text, allowed in check.uses:
         for reference in template.references(text):
             if isinstance(reference, template.InputRef):
-                found = inputs.get(reference.name)
-                if found is None and reference.name in input_names:
-                    continue
-                if found is None:
-                    hint = did_you_mean(reference.name, inputs)
-                    check.problem(path, f"unknown input '{reference.name}'{hint}")
-                elif found.secret and Allowed.SECRETS not in allowed:
-                    check.problem(
-                        path,
-                        f"secret input '{reference.name}' can be used only in env and registries, "
-                        f"where it reaches the container through a Kubernetes Secret",
-                    )
-                continue
-            name = reference.service
-            if Allowed.SERVICES not in allowed:
-                check.problem(path, f"services cannot be referenced in {FIELD_WORDS[allowed]}")
-                continue
-            service = services.get(name)
-            if service is None and name in service_names:
-                continue
-            if service is None:
-                hint = did_you_mean(name, services)
-                check.problem(path, f"unknown service '{name}'{hint}")
-            elif service.is_job:
-                check.problem(
-                    path, f"'{name}' is a job: it has no Service, so no {reference.attribute}"
-                )
-            elif reference.attribute == "url" and not service.ports:
-                check.problem(
-                    path,
-                    f"'{name}' has no ports, so no url; give it ports or use services.{name}.host",
-                )
+                _check_input_use(check, path, reference.name, inputs, allowed)
+            elif Allowed.SERVICES not in allowed:
+                field = "expose.host" if path[-2:] == ("expose", "host") else path[-1]
+                check.problem(path, f"services cannot be referenced in {field}")
+            else:
+                _check_service_use(check, path, reference, services)
+
+
+def _check_input_use(
+    check: Checker, path: Path, name: str, inputs: dict[str, dict[str, Any]], allowed: Allowed
+) -> None:
+    if name not in inputs:
+        check.problem(path, f"unknown input '{name}'{did_you_mean(name, inputs)}")
+    elif inputs[name].get("type") == InputType.SECRET and Allowed.SECRETS not in allowed:
+        check.problem(
+            path,
+            f"secret input '{name}' can be used only in env and registries, "
+            "where it reaches the container through a Kubernetes Secret",
+        )
+
+
+def _check_service_use(
+    check: Checker, path: Path, reference: template.ServiceRef, services: dict[str, dict[str, Any]]
+) -> None:
+    name = reference.service
+    spec = services.get(name)
+    if spec is None:
+        check.problem(path, f"unknown service '{name}'{did_you_mean(name, services)}")
+    elif spec.get("kind") == ServiceKind.JOB:
+        check.problem(path, f"'{name}' is a job: it has no Service, so no {reference.attribute}")
+    elif reference.attribute == "url" and not spec.get("ports"):
+        check.problem(
+            path, f"'{name}' has no ports, so no url; give it ports or use services.{name}.host"
+        )
