@@ -31,9 +31,12 @@ def test_the_blog_example_reads_into_the_model():
     db, migrate, web = config.services["db"], config.services["migrate"], config.services["web"]
     assert db.volumes == (Volume("data", "/var/lib/postgresql/data", "2Gi"),)
     assert db.ready == Ready(5432)
-    assert migrate.kind is ServiceKind.JOB and migrate.command == ("blog", "migrate")
-    assert web.replicas == 2 and web.ready == Ready(8080, "/healthz")
-    assert web.expose is not None and web.expose.host == "${{ inputs.domain }}"
+    assert migrate.kind is ServiceKind.JOB
+    assert migrate.command == ("blog", "migrate")
+    assert web.replicas == 2
+    assert web.ready == Ready(8080, "/healthz")
+    assert web.expose is not None
+    assert web.expose.host == "${{ inputs.domain }}"
     assert web.timeout == 600
     assert config.inputs["db_password"].type is InputType.SECRET
     assert config.inputs["db_password"].generate == 24
