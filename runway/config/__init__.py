@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from runway.config.collector import collector_paused
 from runway.config.errors import ConfigError, Path, Problem, format_path
 from runway.config.model import (
     Config,
@@ -46,4 +47,5 @@ __all__ = [
 
 def parse_config(source: bytes | str, *, format: Literal["yaml", "json"] | None = None) -> Config:
     """Load and validate a configuration; raise ConfigError listing every problem."""
-    return build_config(load(source, format=format))
+    with collector_paused():
+        return build_config(load(source, format=format))

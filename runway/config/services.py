@@ -31,7 +31,7 @@ def read_services(check: Checker, value: object) -> dict[str, Service]:
         return {}
     if not section:
         check.problem(("services",), "declare at least one service")
-    names = tuple(section)
+    names = frozenset(section)
     services: dict[str, Service] = {}
     hosts: dict[str, str] = {}
     for name, spec in section.items():
@@ -52,7 +52,7 @@ def read_services(check: Checker, value: object) -> dict[str, Service]:
 
 
 def _service(
-    check: Checker, path: Path, name: str, value: object, names: tuple[str, ...]
+    check: Checker, path: Path, name: str, value: object, names: frozenset[str]
 ) -> Service | None:
     spec = check.mapping(path, value, "a mapping with at least an image")
     if spec is None:
@@ -215,7 +215,7 @@ def _replicas(
 
 
 def _depends_on(
-    check: Checker, path: Path, name: str, value: object, names: tuple[str, ...]
+    check: Checker, path: Path, name: str, value: object, names: frozenset[str]
 ) -> tuple[str, ...]:
     items = check.sequence((*path, "depends_on"), value, "a list of service names")
     found: list[str] = []

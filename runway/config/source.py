@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -18,7 +19,6 @@ from typing import Literal
 import yaml
 from yaml.events import (
     AliasEvent,
-    CollectionStartEvent,
     DocumentStartEvent,
     Event,
     MappingEndEvent,
@@ -121,62 +121,57 @@ def _add(problems: list[Problem], problem: Problem) -> None:
 # --- JSON ---------------------------------------------------------------------------------------
 
 
-class _NonFinite:
-    """Stands for NaN or Infinity until its path is known."""
+# json's hooks run bottom-up, without a path: they mark what is wrong, and a walk of the whole tree
+# places it. The marks never escape: a tree holding one is refused.
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+
+class _NonFinite(str):
+    """NaN or Infinity, as written."""
+
+
+class _Duplicated(dict[str, object]):
+    """An object with duplicate keys; `twice` lists each key once per repetition."""
+
+    twice: list[str]
+
+
+def _pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(items)
+    if len(result) == len(items):
+        return result
+    marked = _Duplicated(result)
+    marked.twice = [k for k, n in Counter(k for k, _ in items).items() for _ in range(n - 1)]
+    return marked
 
 
 def _load_json(text: str) -> Document:
     """Raises ValueError or RecursionError if `text` is not JSON, ConfigError if it is bad JSON."""
     if not text.strip():
         raise ConfigError([Problem("", _EMPTY)])
-    duplicates: dict[int, list[str]] = {}
-
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        result = dict(items)
-        if len(result) != len(items):
-            seen: set[str] = set()
-            twice: list[str] = []
-            for k, _ in items:
-                if k in seen:
-                    twice.append(k)
-                seen.add(k)
-            # The dict lives until the walk below, so its id names it until then.
-            duplicates[id(result)] = twice
-        return result
-
-    data = json.loads(text, object_pairs_hook=pairs, parse_constant=_NonFinite)
+    data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_NonFinite)
     problems: list[Problem] = []
+    todo: list[tuple[Path, object]] = [((), data)]
+    deep = False
     with contextlib.suppress(_TooMany):
-        _check_json(data, duplicates, problems)
+        while todo:
+            path, value = todo.pop()
+            if isinstance(value, _NonFinite):
+                _add(problems, Problem(format_path(path), f"{value} is not valid JSON"))
+            elif isinstance(value, dict | list):
+                if len(path) >= MAX_DEPTH:
+                    if not deep:
+                        deep = True
+                        _add(problems, Problem(format_path(path), _TOO_DEEP))
+                    continue
+                for key in value.twice if isinstance(value, _Duplicated) else ():
+                    _add(problems, Problem(format_path((*path, key)), f"duplicate key {key!r}"))
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                todo.extend(reversed([((*path, k), v) for k, v in items]))  # in document order
     if not problems and data is None:
         problems.append(Problem("", _EMPTY))
     if problems:
         raise ConfigError(problems)
     return Document(data, MappingProxyType({}), MappingProxyType({}), "json")
-
-
-def _check_json(data: object, duplicates: dict[int, list[str]], problems: list[Problem]) -> None:
-    # Duplicates, NaN and depth are placed only once the whole tree exists: json's hooks run
-    # bottom-up, without a path.
-    todo: list[tuple[Path, object]] = [((), data)]
-    deep = False
-    while todo:
-        path, value = todo.pop()
-        if isinstance(value, _NonFinite):
-            _add(problems, Problem(format_path(path), f"{value.text} is not valid JSON"))
-        elif isinstance(value, dict | list):
-            if len(path) >= MAX_DEPTH:
-                if not deep:
-                    deep = True
-                    _add(problems, Problem(format_path(path), _TOO_DEEP))
-                continue
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key in duplicates.get(id(value), ()):
-                _add(problems, Problem(format_path((*path, key)), f"duplicate key {key!r}"))
-            todo.extend(reversed([((*path, k), v) for k, v in items]))  # popped in document order
 
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -194,6 +189,7 @@ _NUMBER = re.compile(
     r"(?P<dec>[-+]?[0-9]+)|0o(?P<oct>[0-7]+)|0x(?P<hex>[0-9a-fA-F]+)"
     r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 )
+_BASES = {"dec": 10, "oct": 8, "hex": 16}
 # Only a plain scalar starting with one of these can be anything but a string.
 _MAYBE = frozenset("0123456789+-.~nNtTfF")
 
@@ -204,21 +200,12 @@ def _resolve(text: str) -> object:
     match = _NUMBER.fullmatch(text)
     if match is None:
         return text
-    dec, octal, hexa = match.group("dec", "oct", "hex")
+    if match.lastgroup is None:  # the float alternative has no group
+        return float(text)
     try:
-        if dec is not None:
-            return int(dec, 10)
-        if octal is not None:
-            return int(octal, 8)
-        if hexa is not None:
-            return int(hexa, 16)
+        return int(match[match.lastgroup], _BASES[match.lastgroup])
     except ValueError:  # over Python's 4300-digit limit: no sensible number, keep the text
         return text
-    return float(text)
-
-
-def _tag(tag: str) -> str:
-    return "!!" + tag[18:] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def _skip(events: Iterator[Event], first: Event) -> None:
@@ -300,10 +287,10 @@ def _build(
         line = event.start_mark.line + 1
         if mapping is not None and want_key:
             if type(event) is not ScalarEvent:
-                message = "keys must be text"
                 if type(event) is AliasEvent:
-                    message = _ALIAS.format(f"*{event.anchor}")
-                _add(problems, Problem(format_path(base), message, line))
+                    _node_problems(event, base, line, problems)
+                else:
+                    _add(problems, Problem(format_path(base), "keys must be text", line))
                 # Without a key the value has no place either: skip both.
                 _skip(events, event)
                 _skip(events, next(events))
@@ -326,6 +313,8 @@ def _build(
             path = ()
         if not duplicate:  # keep the first line for the next duplicate's message
             lines[path] = line
+        if event.anchor is not None or getattr(event, "tag", None) is not None:
+            _node_problems(event, path, line, problems)
         value: object = None
         if type(event) is ScalarEvent:
             value = event.value
@@ -334,13 +323,7 @@ def _build(
                 value = _resolve(event.value)
                 if type(value) is not str:
                     texts[path] = event.value
-            if event.anchor is not None or event.tag is not None:
-                _node_problems(event, path, line, problems)
-        elif type(event) is AliasEvent:
-            _node_problems(event, path, line, problems)
-        elif isinstance(event, CollectionStartEvent):
-            if event.anchor is not None or event.tag is not None:
-                _node_problems(event, path, line, problems)
+        elif type(event) is not AliasEvent:
             if len(stack) < MAX_DEPTH:
                 value = {} if type(event) is MappingStartEvent else []
             else:
@@ -364,16 +347,16 @@ def _build(
     return root
 
 
-_ALIAS = "anchors and aliases are not allowed ({}); write the value out"
+_YAML_TAG = "tag:yaml.org,2002:"
 
 
 def _node_problems(event: NodeEvent, path: Path, line: int, problems: list[Problem]) -> None:
     where = format_path(path)
-    if type(event) is AliasEvent:
-        _add(problems, Problem(where, _ALIAS.format(f"*{event.anchor}"), line))
-        return
     if event.anchor is not None:
-        _add(problems, Problem(where, _ALIAS.format(f"&{event.anchor}"), line))
-    tag = event.tag if isinstance(event, ScalarEvent | CollectionStartEvent) else None
+        name = ("*" if type(event) is AliasEvent else "&") + event.anchor
+        message = f"anchors and aliases are not allowed ({name}); write the value out"
+        _add(problems, Problem(where, message, line))
+    tag = getattr(event, "tag", None)
     if tag is not None:
-        _add(problems, Problem(where, f"tags are not allowed ({_tag(tag)})", line))
+        shown = "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
+        _add(problems, Problem(where, f"tags are not allowed ({shown})", line))

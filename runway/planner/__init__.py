@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from runway.config.collector import collector_paused
 from runway.config.errors import located
 from runway.config.source import load
 from runway.config.validate import build_config
@@ -34,9 +35,10 @@ __all__ = [
 def plan_source(source: bytes | str, *, format: Literal["yaml", "json"] | None = None) -> Plan:
     """Parse, validate and plan a configuration; raise ConfigError with every problem, cycles
     included, each with its path (and line, for YAML)."""
-    document = load(source, format=format)
-    config = build_config(document)
-    try:
-        return make_plan(config)
-    except PlanCycleError as error:
-        raise located(error.found, document.line) from None
+    with collector_paused():
+        document = load(source, format=format)
+        config = build_config(document)
+        try:
+            return make_plan(config)
+        except PlanCycleError as error:
+            raise located(error.found, document.line) from None

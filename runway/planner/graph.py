@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["CycleError", "DependencyGraph", "Scheduler"]
+__all__ = ["Analysis", "CycleError", "DependencyGraph", "Scheduler"]
 
 
 class CycleError(ValueError):
@@ -35,6 +35,15 @@ class CycleError(ValueError):
     def __reduce__(self) -> tuple[type[CycleError], tuple[tuple[tuple[str, ...], ...]]]:
         # The constructor takes the cycles, not the message: pickle must pass them back.
         return (CycleError, (self.cycles,))
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the planner needs of a graph without cycles, computed in one go."""
+
+    order: tuple[str, ...]
+    depths: dict[str, int]
+    critical_path: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +95,15 @@ class DependencyGraph:
                 own = tuple([index[dep] for dep in listed])
             except KeyError as missing:
                 raise ValueError(f"step {name!r} depends on unknown step {missing}") from None
-            if len(own) > 1 and len(set(own)) != len(own):
-                # A repeat would be counted twice by Kahn's algorithm and the scheduler.
-                raise ValueError(f"step {name!r} lists a dependency twice; use build()")
             deps.append(own)
-            # Appending while i grows keeps every dependents list in declaration order.
+            # Appending while i grows keeps every dependents list in declaration order, and
+            # puts a repeated dependency's second `i` right after its first.
             for d in own:
-                dependents[d].append(i)
+                after = dependents[d]
+                if after and after[-1] == i:
+                    # A repeat would be counted twice by Kahn's algorithm and the scheduler.
+                    raise ValueError(f"step {name!r} lists a dependency twice; use build()")
+                after.append(i)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_deps", tuple(deps))
         object.__setattr__(self, "_dependents", tuple(map(tuple, dependents)))
@@ -123,8 +134,25 @@ class DependencyGraph:
         Raises `CycleError` naming every cycle when some steps can never be placed.
         """
         names = self.names
+        return tuple([names[i] for i in self._order()[0]])
+
+    def analyse(self) -> Analysis:
+        """Order, depths and critical path at once, as `order`, `depths` and `critical_path`
+        would give them, without checking the order twice (the planner's hot path)."""
+        names = self.names
+        plan, depth = self._order(with_depths=True)
+        return Analysis(
+            order=tuple([names[i] for i in plan]),
+            depths={names[i]: depth[i] for i in plan},
+            critical_path=tuple([names[i] for i in self._critical(plan, depth)]),
+        )
+
+    def _order(self, with_depths: bool = False) -> tuple[list[int], list[int]]:
+        """Kahn's algorithm on indexes, earliest-declared first; CycleError when stuck. With
+        `with_depths`, each step's depth too, found while its dependencies are placed."""
         dependents = self._dependents
         waiting = [len(own) for own in self._deps]
+        depth = [0] * len(waiting)
         # Ascending indexes already form a valid heap.
         heap = [i for i, count in enumerate(waiting) if not count]
         placed: list[int] = []
@@ -132,13 +160,51 @@ class DependencyGraph:
         while heap:
             i = pop(heap)
             append(i)
+            below = depth[i] + 1
             for j in dependents[i]:
+                if with_depths and depth[j] < below:
+                    depth[j] = below
                 waiting[j] -= 1
                 if not waiting[j]:
                     push(heap, j)
-        if len(placed) != len(names):
+        if len(placed) != len(self.names):
             raise CycleError(self.find_cycles())
-        return tuple([names[i] for i in placed])
+        return placed, depth
+
+    def _depths(self, plan: Sequence[int]) -> list[int]:
+        deps = self._deps
+        depth = [0] * len(self.names)
+        for i in plan:
+            own = deps[i]
+            if own:
+                depth[i] = 1 + max([depth[d] for d in own])
+        return depth
+
+    def _critical(self, plan: Sequence[int], depth: Sequence[int]) -> list[int]:
+        if not plan:
+            return []
+        dependents = self._dependents
+        position = [0] * len(self.names)
+        for p, i in enumerate(plan):
+            position[i] = p
+        # Height: the number of steps after this one on the longest chain of its dependents.
+        height = [0] * len(self.names)
+        for i in reversed(plan):
+            after = dependents[i]
+            if after:
+                height[i] = 1 + max([height[j] for j in after])
+        longest = max(depth)
+        # A step on a longest chain has depth k and height longest - k; any dependent of the k-th
+        # step with height longest - k - 1 therefore has depth k + 1, so taking the earliest such
+        # step in plan order at each stage yields the lexicographically smallest chain.
+        current = next(i for i in plan if height[i] == longest and not depth[i])
+        chain = [current]
+        for k in range(longest - 1, -1, -1):
+            current = min(
+                (j for j in dependents[current] if height[j] == k), key=position.__getitem__
+            )
+            chain.append(current)
+        return chain
 
     def depths(self, order: Sequence[str]) -> dict[str, int]:
         """Each step's depth, keyed in plan order: 0 without dependencies, else 1 + the deepest one.
@@ -146,13 +212,8 @@ class DependencyGraph:
         `order` must be a plan order of this graph (as `order()` returns); ValueError otherwise.
         """
         names = self.names
-        deps = self._deps
         plan = self._plan(order)
-        depth = [0] * len(names)
-        for i in plan:
-            own = deps[i]
-            if own:
-                depth[i] = 1 + max([depth[d] for d in own])
+        depth = self._depths(plan)
         return {names[i]: depth[i] for i in plan}
 
     def critical_path(self, order: Sequence[str], depths: Mapping[str, int]) -> tuple[str, ...]:
@@ -162,31 +223,11 @@ class DependencyGraph:
         sequence of plan positions is lexicographically smallest wins.
         """
         names = self.names
-        dependents = self._dependents
         plan = self._plan(order)
-        if not plan:
-            return ()
-        position = [0] * len(names)
-        for p, i in enumerate(plan):
-            position[i] = p
-        # Height: the number of steps after this one on the longest chain of its dependents.
-        height = [0] * len(names)
-        for i in reversed(plan):
-            after = dependents[i]
-            if after:
-                height[i] = 1 + max([height[j] for j in after])
-        longest = max(depths.values())
-        # A step on a longest chain has depth k and height longest - k; any dependent of the k-th
-        # step with height longest - k - 1 therefore has depth k + 1, so taking the earliest such
-        # step in plan order at each stage yields the lexicographically smallest chain.
-        current = next(i for i in plan if height[i] == longest and not depths[names[i]])
-        chain = [current]
-        for k in range(longest - 1, -1, -1):
-            current = min(
-                (j for j in dependents[current] if height[j] == k), key=position.__getitem__
-            )
-            chain.append(current)
-        return tuple(names[i] for i in chain)
+        depth = [0] * len(names)
+        for name, value in depths.items():
+            depth[self._index[name]] = value
+        return tuple([names[i] for i in self._critical(plan, depth)])
 
     def dependents(self) -> dict[str, tuple[str, ...]]:
         """The reverse edges: each step's dependents, in declaration order; every step is a key."""

@@ -8,9 +8,9 @@ from enum import StrEnum
 
 from runway.config import fields, template
 from runway.config.errors import Path
-from runway.config.model import Config, Service
+from runway.config.model import Config, Service, ServiceKind
 from runway.config.references import registry_strings, service_strings
-from runway.planner.graph import DependencyGraph, Scheduler
+from runway.planner.graph import CycleError, DependencyGraph, Scheduler
 
 
 class StepKind(StrEnum):
@@ -80,65 +80,94 @@ class PlanCycleError(Exception):
 def make_plan(config: Config) -> Plan:
     """Plan a valid configuration (pure computation); raise PlanCycleError on cycles."""
     services = config.services
-    dependencies = {name: _dependencies(service) for name, service in services.items()}
-    graph = DependencyGraph.build(list(services), {n: list(d) for n, d in dependencies.items()})
-    cycles = graph.find_cycles()
-    if cycles:
+    dependencies: dict[str, tuple[str, ...]] = {}
+    used: dict[str, set[str]] = {}
+    for name, service in services.items():
+        dependencies[name], used[name] = _references(service)
+    # The lists have no repeats (the validator refuses them; _references drops them), so the
+    # graph is made directly rather than through build(), which would look for repeats again.
+    graph = DependencyGraph(tuple(services), dependencies)
+    try:
+        analysis = graph.analyse()
+    except CycleError as error:
         found = [
-            (dependencies[cycle[0]][cycle[1]], "cycle: " + " -> ".join(cycle)) for cycle in cycles
+            (_declared_at(services[cycle[0]], cycle[1]), "cycle: " + " -> ".join(cycle))
+            for cycle in error.cycles
         ]
-        raise PlanCycleError(found)
-    order = graph.order()
-    depths = graph.depths(order)
-    needs = _needs(config)
+        raise PlanCycleError(found) from None
+    needs = _needs(config, used)
+    depths = analysis.depths
     asked: set[str] = set()
     steps: list[Step] = []
-    for name in order:
+    for name in analysis.order:
         own = needs[name]
-        asks = tuple(i for i in own if i not in asked)
+        asks = tuple([i for i in own if i not in asked]) if own else ()
         asked.update(asks)
-        steps.append(
-            Step(
-                name=name,
-                kind=StepKind(services[name].kind.value),
-                depends_on=graph.depends_on[name],
-                depth=depths[name],
-                needs=own,
-                asks=asks,
-            )
-        )
-    return Plan(config, tuple(steps), graph.critical_path(order, depths))
+        kind = StepKind.JOB if services[name].kind is ServiceKind.JOB else StepKind.SERVICE
+        steps.append(Step(name, kind, dependencies[name], depths[name], own, asks))
+    return Plan(config, tuple(steps), analysis.critical_path)
 
 
-def _dependencies(service: Service) -> dict[str, Path]:
-    """Each service this one depends on, with where the dependency is first declared, explicit
-    ones first; a reference to itself is not a dependency."""
-    found: dict[str, Path] = {
-        other: ("services", service.name, "depends_on", index)
-        for index, other in enumerate(service.depends_on)
-    }
+def _references(service: Service) -> tuple[tuple[str, ...], set[str]]:
+    """The services this one depends on (explicit ones first; a reference to itself is none)
+    and the inputs it references directly."""
+    inputs: set[str] = set()
+    if not _mentions_references(service):  # most services: nothing to parse
+        return service.depends_on, inputs
+    implied: list[str] = []
+    for _, text, _ in service_strings(service):
+        if template.OPEN not in text:
+            continue
+        for reference in template.references(text):
+            if isinstance(reference, template.InputRef):
+                inputs.add(reference.name)
+            elif reference.service != service.name:
+                implied.append(reference.service)
+    if not implied:
+        return service.depends_on, inputs
+    return tuple(dict.fromkeys([*service.depends_on, *implied])), inputs
+
+
+def _mentions_references(service: Service) -> bool:
+    """Whether any string of the service holds `${{`; the same strings as `service_strings`,
+    without a generator, because planning calls it for every service."""
+    if template.OPEN in service.image:
+        return True
+    if service.env and any(template.OPEN in value for value in service.env.values()):
+        return True
+    for strings in (service.command, service.args):
+        if strings and any(template.OPEN in item for item in strings):
+            return True
+    return service.expose is not None and template.OPEN in service.expose.host
+
+
+def _declared_at(service: Service, dependency: str) -> Path:
+    """Where `service` first declares its dependency on `dependency`, for the cycle's error."""
+    if dependency in service.depends_on:
+        return ("services", service.name, "depends_on", service.depends_on.index(dependency))
     for path, text, _ in service_strings(service):
-        if template.OPEN in text:
-            for reference in template.references(text):
-                if isinstance(reference, template.ServiceRef) and reference.service != service.name:
-                    found.setdefault(reference.service, path)
-    return found
+        for reference in template.references(text):
+            if isinstance(reference, template.ServiceRef) and reference.service == dependency:
+                return path
+    raise AssertionError(f"{service.name} does not depend on {dependency}")  # pragma: no cover
 
 
-def _needs(config: Config) -> Mapping[str, tuple[str, ...]]:
-    """The inputs each service references, directly or through the registry of its image."""
+def _needs(config: Config, used: Mapping[str, set[str]]) -> Mapping[str, tuple[str, ...]]:
+    """The inputs each service references, directly or through the registry of its image, in
+    the order the inputs were declared."""
     rank = {name: index for index, name in enumerate(config.inputs)}
     by_registry = {host: _inputs_of(registry_strings(r)) for host, r in config.registries.items()}
     needs: dict[str, tuple[str, ...]] = {}
     for name, service in config.services.items():
-        used = _inputs_of(service_strings(service))
-        host = fields.image_host(service.image)
-        if template.OPEN in host:  # the registry is an answer: any of them may be the one
-            for registry_inputs in by_registry.values():
-                used |= registry_inputs
-        else:
-            used |= by_registry.get(host, set())
-        needs[name] = tuple(sorted(used, key=rank.__getitem__))
+        inputs = used[name]
+        if by_registry:
+            host = fields.image_host(service.image)
+            if template.OPEN in host:  # the registry is an answer: any of them may be the one
+                for registry_inputs in by_registry.values():
+                    inputs |= registry_inputs
+            else:
+                inputs |= by_registry.get(host, set())
+        needs[name] = tuple(sorted(inputs, key=rank.__getitem__)) if inputs else ()
     return needs
 
 

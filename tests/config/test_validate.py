@@ -45,7 +45,7 @@ def test_the_blog_example_reads_into_the_model():
 
 def test_the_typo_example_reports_every_problem_with_lines():
     with pytest.raises(ConfigError) as caught:
-        parse_config((EXAMPLES / "typo.yaml").read_bytes())
+        parse_config((EXAMPLES / "invalid" / "typo.yaml").read_bytes())
     assert [str(p) for p in caught.value.problems] == [
         "line 6: services.web.replicas: expected an integer >= 0, got the text 'two'",
         "line 6: services.web.depends_on[0]: unknown service 'dbb'; did you mean 'db'?",
