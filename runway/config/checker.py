@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from runway.config import template
+from runway.config import fields, template
 from runway.config.errors import Path, located
 from runway.config.references import Allowed
 from runway.config.source import Document
 from runway.config.suggest import did_you_mean
+
+Member = TypeVar("Member", bound=StrEnum)
 
 
 def describe(value: object) -> str:
@@ -121,6 +124,19 @@ class Checker:
         self.uses.append((path, value, allowed))
         return value
 
+    def member(self, path: Path, value: object, kind: type[Member], what: str) -> Member | None:
+        """One of an enumeration's values (`what` names it: "kind", "input type")."""
+        text = self.text(path, value)
+        if text is None:
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            names = [member.value for member in kind]
+            hint = did_you_mean(text, names) or f"; expected one of {', '.join(names)}"
+            self.problem(path, f"unknown {what} '{text}'{hint}")
+            return None
+
     def integer(
         self, path: Path, value: object, minimum: int | None = None, maximum: int | None = None
     ) -> int | None:
@@ -141,6 +157,10 @@ class Checker:
             self.problem(path, f"'{value}' is {len(value)} characters long; the limit is {limit}")
             return False
         return True
+
+    def label(self, path: Path, value: str, limit: int) -> bool:
+        """A DNS label that starts with a letter, at most `limit` long (apps, services, volumes)."""
+        return self.name(path, value, fields.LABEL, limit, fields.LABEL_RULE)
 
     def bounded(self, path: Path, value: str | None, limit: int) -> str | None:
         if value is not None and len(value) > limit:

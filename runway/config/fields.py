@@ -7,6 +7,7 @@ import re
 
 LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 """A DNS label that starts with a letter (apps, services, volumes)."""
+LABEL_RULE = "a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
 INPUT_NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HOST_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

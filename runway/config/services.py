@@ -21,8 +21,6 @@ from runway.config.model import (
 from runway.config.suggest import did_you_mean
 from runway.config.units import parse_duration, parse_quantity
 
-_LABEL_RULE = "a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
-
 
 def read_services(check: Checker, value: object) -> dict[str, Service]:
     """Every well-formed service, in declaration order; problems of the others are recorded."""
@@ -36,7 +34,7 @@ def read_services(check: Checker, value: object) -> dict[str, Service]:
     hosts: dict[str, str] = {}
     for name, spec in section.items():
         path: Path = ("services", name)
-        named = check.name(path, name, fields.LABEL, fields.SERVICE_MAX, _LABEL_RULE)
+        named = check.label(path, name, fields.SERVICE_MAX)
         errors = len(check.problems)
         service = _service(check, path, name, spec, names)
         if service is not None and service.expose is not None:
@@ -58,7 +56,7 @@ def _service(
     if spec is None:
         return None
     check.keys(path, spec, fields.SERVICE_KEYS, fields.SERVICE_REQUIRED)
-    kind = _kind(check, (*path, "kind"), spec.get("kind", ServiceKind.SERVICE.value))
+    kind = check.member((*path, "kind"), spec.get("kind", "service"), ServiceKind, "kind")
     if kind is not None:
         wrong = fields.SERVICE_ONLY_KEYS if kind is ServiceKind.JOB else fields.JOB_ONLY_KEYS
         for key in wrong:
@@ -117,20 +115,6 @@ def _misplaced(key: str, kind: ServiceKind) -> str:
         "expose": "a job has no Service to expose",
     }
     return f"'{key}' does not apply to jobs: {reasons[key]}"
-
-
-def _kind(check: Checker, path: Path, value: object) -> ServiceKind | None:
-    text = check.text(path, value)
-    if text is None:
-        return None
-    try:
-        return ServiceKind(text)
-    except ValueError:
-        kinds = [k.value for k in ServiceKind]
-        check.problem(
-            path, f"unknown kind '{text}'{did_you_mean(text, kinds) or '; expected service or job'}"
-        )
-        return None
 
 
 def _image(check: Checker, path: Path, value: object) -> str | None:
@@ -242,7 +226,7 @@ def _volumes(check: Checker, path: Path, value: object) -> tuple[Volume, ...]:
     mounts: dict[str, str] = {}
     for name, item in (section or {}).items():
         here = (*where, name)
-        named = check.name(here, name, fields.LABEL, fields.VOLUME_MAX, _LABEL_RULE)
+        named = check.label(here, name, fields.VOLUME_MAX)
         spec = check.mapping(here, item, "a mapping with mount and size")
         if spec is None:
             continue

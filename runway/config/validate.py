@@ -22,7 +22,6 @@ from runway.config.services import read_services
 from runway.config.source import Document
 from runway.config.suggest import did_you_mean
 
-_LABEL_RULE = "a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
 _INPUT_RULE = "an identifier of lowercase letters, digits and '_' that does not start with a digit"
 
 
@@ -71,7 +70,7 @@ def _declared(section: object) -> dict[str, dict[str, Any]]:
 
 def _app(check: Checker, value: object) -> str | None:
     name = check.text(("app",), value)
-    if name is not None and check.name(("app",), name, fields.LABEL, fields.APP_MAX, _LABEL_RULE):
+    if name is not None and check.label(("app",), name, fields.APP_MAX):
         return name
     return None
 
@@ -106,7 +105,7 @@ def _input(check: Checker, path: Path, name: str, value: object) -> Input | None
             check.text((*path, "description"), spec["description"]),
             fields.DESCRIPTION_MAX,
         )
-    kind = _input_type(check, (*path, "type"), spec.get("type", InputType.STRING.value))
+    kind = check.member((*path, "type"), spec.get("type", "string"), InputType, "input type")
     choices = _choices(check, path, spec, kind)
     pattern = _pattern(check, path, spec, kind)
     generate = _generate(check, path, spec, kind)
@@ -114,19 +113,6 @@ def _input(check: Checker, path: Path, name: str, value: object) -> Input | None
     if len(check.problems) > errors or kind is None or prompt is None:
         return None
     return Input(name, prompt, kind, description, default, choices, pattern, generate)
-
-
-def _input_type(check: Checker, path: Path, value: object) -> InputType | None:
-    text = check.text(path, value)
-    if text is None:
-        return None
-    try:
-        return InputType(text)
-    except ValueError:
-        names = [t.value for t in InputType]
-        hint = did_you_mean(text, names) or f"; expected one of {', '.join(names)}"
-        check.problem(path, f"unknown input type '{text}'{hint}")
-        return None
 
 
 def _choices(
@@ -222,18 +208,11 @@ def _default(
         hint = did_you_mean(text, choices)
         check.problem(where, f"'{text}' is not one of the choices ({', '.join(choices)}){hint}")
         return None
-    if pattern is not None and _compiles(pattern) and re.fullmatch(pattern, text) is None:
+    # `pattern` is None when it did not compile: that was reported already.
+    if pattern is not None and re.fullmatch(pattern, text) is None:
         check.problem(where, f"'{text}' does not match the input's pattern {pattern!r}")
         return None
     return text
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
 
 
 def _registries(check: Checker, value: object) -> dict[str, Registry]:

@@ -178,7 +178,7 @@ def test_service_fields_are_checked_one_by_one():
             expose: {port: 9090, host: Not_A_Host}
             resources: {requests: {cpu: 2, memory: 1Gi}, limits: {cpu: 1, gpu: 1}}
     """) == [
-        "line 6: services.s.kind: unknown kind 'daemon'; expected service or job",
+        "line 6: services.s.kind: unknown kind 'daemon'; expected one of service, job",
         "line 7: services.s.image: 'not an image' is not an image reference such as postgres:16.4 "
         "or ghcr.io/org/app:1.2",
         "line 8: services.s.ports[0]: expected an integer from 1 to 65535, got 0",
