@@ -57,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the configuration format")
     schema.set_defaults(run=_schema)
+
+    sim = commands.add_parser(
+        "sim-cluster",
+        help="run the simulated Kubernetes cluster (for tests and demos)",
+        description="Serve the simulated Kubernetes API (in memory) until interrupted, and write a "
+        "kubeconfig that points at it. Not a real cluster: nothing runs.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    sim.add_argument("--kubeconfig", metavar="FILE", help="where to write the kubeconfig")
+    sim.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a generated certificate and a token"
+    )
+    sim.set_defaults(run=_sim_cluster)
     return parser
 
 
@@ -120,6 +134,12 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
                 notes.append(f"default {json.dumps(i.default)}")
             described.append(f"{i.name} ({', '.join(notes)})" if notes else i.name)
         out.write(f"inputs: {', '.join(described)}\n")
+
+
+def _sim_cluster(args: argparse.Namespace) -> int:
+    from runway.simcluster.standalone import run  # noqa: PLC0415  (only this command needs it)
+
+    return run(host=args.host, port=args.port, kubeconfig=args.kubeconfig, tls=args.tls)
 
 
 def _schema(args: argparse.Namespace) -> int:
