@@ -137,7 +137,8 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
 
 
 def _sim_cluster(args: argparse.Namespace) -> int:
-    from runway.simcluster.standalone import run  # noqa: PLC0415  (only this command needs it)
+    # Imported here: only this command needs the simulator.
+    from runway.simcluster.standalone import run
 
     return run(host=args.host, port=args.port, kubeconfig=args.kubeconfig, tls=args.tls)
 
