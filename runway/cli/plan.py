@@ -1,45 +1,19 @@
-"""The `runway` command line."""
+"""`runway plan` and `runway schema`: the configuration format, without a server."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from runway import __version__
+from runway.cli.common import Commands, Namespace
 from runway.config import ConfigError
 from runway.config.schema import config_schema
 from runway.planner import Plan, plan_source, plan_to_document
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 when it failed (reason on stderr), 2 on usage errors."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        result: int = args.run(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`runway plan big.yaml | head`): not an error of ours.
-        sys.stderr.close()
-        return 0
-    return result
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="runway", description="Deploys applications onto a shared Kubernetes cluster."
-    )
-    parser.add_argument("--version", action="version", version=f"runway {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def add_commands(commands: Commands) -> None:
     plan = commands.add_parser(
         "plan",
         help="validate a configuration and print its steps",
@@ -53,28 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--format", choices=("yaml", "json"), help="the file's format (default: detected)"
     )
-    plan.set_defaults(run=_plan)
+    plan.set_defaults(run=run_plan)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the configuration format")
-    schema.set_defaults(run=_schema)
-
-    sim = commands.add_parser(
-        "sim-cluster",
-        help="run the simulated Kubernetes cluster (for tests and demos)",
-        description="Serve the simulated Kubernetes API (in memory) until interrupted, and write a "
-        "kubeconfig that points at it. Not a real cluster: nothing runs.",
-    )
-    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
-    sim.add_argument("--kubeconfig", metavar="FILE", help="where to write the kubeconfig")
-    sim.add_argument(
-        "--tls", action="store_true", help="serve HTTPS with a generated certificate and a token"
-    )
-    sim.set_defaults(run=_sim_cluster)
-    return parser
+    schema.set_defaults(run=run_schema)
 
 
-def _plan(args: argparse.Namespace) -> int:
+def run_plan(args: Namespace) -> int:
     name = "<stdin>" if args.file == "-" else args.file
     try:
         source = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -97,11 +56,11 @@ def _plan(args: argparse.Namespace) -> int:
         json.dump(plan_to_document(plan), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_plan(plan, sys.stdout)
+        print_plan(plan, sys.stdout)
     return 0
 
 
-def _print_plan(plan: Plan, out: TextIO) -> None:
+def print_plan(plan: Plan, out: TextIO) -> None:
     steps = plan.steps
     out.write(f"app {plan.app}: {len(steps)} step{'s' if len(steps) != 1 else ''}\n")
     rows = [("step", "kind", "depth", "depends on", "asks")]
@@ -136,14 +95,7 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
         out.write(f"inputs: {', '.join(described)}\n")
 
 
-def _sim_cluster(args: argparse.Namespace) -> int:
-    # Imported here: only this command needs the simulator.
-    from runway.simcluster.standalone import run
-
-    return run(host=args.host, port=args.port, kubeconfig=args.kubeconfig, tls=args.tls)
-
-
-def _schema(args: argparse.Namespace) -> int:
+def run_schema(args: Namespace) -> int:
     json.dump(config_schema(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

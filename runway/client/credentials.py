@@ -1,0 +1,48 @@
+"""The token of the last `runway login`, kept in the user's config directory (mode 0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    url: str
+    token: str
+    username: str
+
+
+def config_dir() -> Path:
+    """`$RUNWAY_CONFIG_DIR`, else the platform's user config directory for runway."""
+    return Path(os.environ.get("RUNWAY_CONFIG_DIR") or platformdirs.user_config_dir("runway"))
+
+
+def save_credentials(credentials: Credentials) -> Path:
+    """Write the credentials readable by the user only; the file never exists with wider rights."""
+    folder = config_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / "credentials.json"
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(
+            {"url": credentials.url, "token": credentials.token, "username": credentials.username},
+            file,
+        )
+    temporary.chmod(0o600)
+    temporary.replace(path)
+    return path
+
+
+def load_credentials() -> Credentials | None:
+    """The saved credentials, or None when there are none (or they are unreadable)."""
+    try:
+        data = json.loads((config_dir() / "credentials.json").read_text())
+        return Credentials(str(data["url"]), str(data["token"]), str(data["username"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,81 @@
+"""The API's error shape, `{"error": {"code", "message", "details"}}`, for every failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("runway.http")
+
+
+class ApiError(Exception):
+    """A refusal the client gets as `status` with the error shape; raise it from any handler."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = list(details)
+        self.headers = headers
+
+
+def not_found(what: str) -> ApiError:
+    """404, also for what exists but belongs to someone else (never 403: nothing leaks)."""
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def invalid(message: str, details: Sequence[dict[str, Any]] = ()) -> ApiError:
+    """422: the request is well-formed but its content is not acceptable."""
+    return ApiError(422, "invalid", message, details)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Sequence[dict[str, Any]] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": list(details)}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if exc.status_code != 404 else f"no such path: {request.url.path}"
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    # Logged with its traceback for the operator; the client learns only that it was our fault.
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "internal error; the server log has the details")

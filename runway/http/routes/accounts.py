@@ -1,0 +1,221 @@
+"""First setup, logging in, personal tokens and invites."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from runway.auth import (
+    AuthError,
+    InviteSigner,
+    check_username,
+    new_nonce,
+    new_token,
+    nonce_hash,
+    token_hash,
+)
+from runway.auth.passwords import MAX_LENGTH, check_password
+from runway.http.context import Context, context
+from runway.http.errors import ApiError, not_found
+from runway.http.requests import Fields, address, admin, caller, json_body
+from runway.http.views import iso, token_view, user_view
+from runway.store import AlreadyExists
+from runway.store.records import Role, TokenKind, User
+
+_MAX_INVITE_DAYS = 30
+
+
+async def setup(request: Request) -> Response:
+    """The first admin, with the one-time setup token; 409 once anyone exists."""
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("setup_token", "username", "password"))
+    setup_token = fields.text("setup_token", limit=256)
+    username, password = _new_account(fields)
+    fields.done()
+    if await ctx.store.users.count():
+        raise _already_set_up()
+    hashed = await to_thread.run_sync(ctx.settings.hasher.hash, password)
+    user = await ctx.store.users.create_first_admin(
+        username, hashed, token_hash(setup_token), ctx.now()
+    )
+    if user is None:
+        if await ctx.store.users.count():
+            raise _already_set_up()
+        raise ApiError(
+            401,
+            "invalid_setup_token",
+            "the setup token is wrong or expired; the server printed it when it started, and "
+            "`runway setup --new-token` makes a new one",
+        )
+    return await _logged_in(ctx, user, status=201)
+
+
+def _already_set_up() -> ApiError:
+    return ApiError(409, "already_set_up", "runway is already set up; log in instead")
+
+
+def _new_account(fields: Fields) -> tuple[str | None, str | None]:
+    """A new user name and password from a request, their problems recorded in `fields`."""
+    username = fields.text("username", limit=64)
+    password = fields.text("password", limit=MAX_LENGTH)
+    for name, value, check in (
+        ("username", username, check_username),
+        ("password", password, check_password),
+    ):
+        if value is None:
+            continue
+        try:
+            check(value)
+        except AuthError as error:
+            fields.problem(name, str(error))
+    return username, password
+
+
+async def _logged_in(ctx: Context, user: User, status: int = 201) -> JSONResponse:
+    """A new session token for `user`, shown this once."""
+    token = new_token()
+    expires = ctx.now() + ctx.settings.session_lifetime
+    await ctx.store.credentials.create_token(
+        user.id, TokenKind.SESSION, "login", token_hash(token), expires
+    )
+    return JSONResponse(
+        {"token": token, "expires_at": iso(expires), "user": user_view(user)}, status_code=status
+    )
+
+
+async def login(request: Request) -> Response:
+    """`POST /api/v1/sessions`: a session token for a user name and password."""
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("username", "password"))
+    username = fields.text("username", limit=64)
+    password = fields.text("password", limit=MAX_LENGTH)
+    fields.done()
+    now, limits, credentials = ctx.now(), ctx.settings.login_limits, ctx.store.credentials
+    keys = (f"user:{username}", f"addr:{address(request)}")
+    since = now - limits.window
+    wait = max(
+        limits.user_wait(await credentials.failures(keys[0], since), now),
+        limits.address_wait(await credentials.failures(keys[1], since), now),
+    )
+    if wait:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed logins; try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    user = await ctx.store.users.by_name(username)
+    hashed = await ctx.store.users.password_hash(user.id) if user else None
+    hasher = ctx.settings.hasher
+    if hashed is None:
+        # As slow as a real check: the answer's timing must not tell which users exist.
+        await to_thread.run_sync(hasher.dummy_verify, password)
+        valid = False
+    else:
+        valid = await to_thread.run_sync(hasher.verify, hashed, password)
+    if not valid or user is None:
+        await credentials.record_failure(keys, now)
+        raise ApiError(401, "invalid_credentials", "wrong user name or password")
+    if user.disabled:
+        raise ApiError(401, "disabled", "this account is disabled; ask an admin")
+    await credentials.clear_failures(keys[0])
+    return await _logged_in(ctx, user)
+
+
+async def list_tokens(request: Request) -> Response:
+    who = await caller(request)
+    tokens = await context(request).store.credentials.tokens(who.user.id)
+    return JSONResponse({"items": [token_view(t) for t in tokens], "next_cursor": None})
+
+
+async def create_token(request: Request) -> Response:
+    """A personal API token, shown once."""
+    who = await caller(request)
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("name", "expires_in_days"))
+    name = fields.text("name", limit=100)
+    days = fields.integer("expires_in_days", 1, 3650)
+    fields.done()
+    lifetime = timedelta(days=days) if days else ctx.settings.api_token_lifetime
+    token = new_token()
+    record = await ctx.store.credentials.create_token(
+        who.user.id, TokenKind.API, name, token_hash(token), ctx.now() + lifetime
+    )
+    return JSONResponse({**token_view(record), "token": token}, status_code=201)
+
+
+async def revoke_token(request: Request) -> Response:
+    who = await caller(request)
+    raw = request.path_params["id"]
+    ctx = context(request)
+    if not raw.isdigit() or not await ctx.store.credentials.revoke_token(
+        who.user.id, int(raw), ctx.now()
+    ):
+        raise not_found(f"token {raw}")
+    return Response(status_code=204)
+
+
+async def create_invite(request: Request) -> Response:
+    """An admin invites a person: a signed, expiring, single-use link."""
+    who = await admin(request)
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("role", "expires_in_days"))
+    role = fields.choice("role", tuple(r.value for r in Role)) or Role.MEMBER.value
+    days = fields.integer("expires_in_days", 1, _MAX_INVITE_DAYS)
+    fields.done()
+    now = ctx.now()
+    expires = now + (timedelta(days=days) if days else ctx.settings.invite_lifetime)
+    nonce = new_nonce()
+    invite = await ctx.store.credentials.create_invite(
+        nonce_hash(nonce), Role(role), who.user.id, now, expires
+    )
+    token = (await _signer(ctx)).issue(invite.id, nonce)
+    url = f"{ctx.settings.public_url.rstrip('/')}/ui/invite/{token}"
+    return JSONResponse(
+        {"url": url, "token": token, "role": role, "expires_at": iso(expires)}, status_code=201
+    )
+
+
+async def accept_invite(request: Request) -> Response:
+    """The invited person chooses a user name and password; the link then stops working."""
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("username", "password"))
+    username, password = _new_account(fields)
+    fields.done()
+    try:
+        invite_id, nonce = (await _signer(ctx)).read(
+            request.path_params["token"], _MAX_INVITE_DAYS * 86400
+        )
+    except AuthError as error:
+        raise ApiError(404, "invalid_invite", str(error)) from None
+    hashed = await to_thread.run_sync(ctx.settings.hasher.hash, password)
+    try:
+        user = await ctx.store.credentials.use_invite(
+            invite_id, nonce_hash(nonce), ctx.now(), username, hashed
+        )
+    except AlreadyExists:
+        raise ApiError(409, "name_taken", f"the user name '{username}' is taken") from None
+    if user is None:
+        raise ApiError(404, "invalid_invite", "this invite was used already or has expired")
+    return await _logged_in(ctx, user)
+
+
+async def _signer(ctx: Context) -> InviteSigner:
+    if ctx.signer is None:
+        ctx.signer = InviteSigner(await ctx.store.credentials.signing_key())
+    return ctx.signer
+
+
+routes = [
+    Route("/api/v1/setup", setup, methods=["POST"]),
+    Route("/api/v1/sessions", login, methods=["POST"]),
+    Route("/api/v1/tokens", list_tokens, methods=["GET"]),
+    Route("/api/v1/tokens", create_token, methods=["POST"]),
+    Route("/api/v1/tokens/{id}", revoke_token, methods=["DELETE"]),
+    Route("/api/v1/invites", create_invite, methods=["POST"]),
+    Route("/api/v1/invites/{token}", accept_invite, methods=["POST"]),
+]

@@ -1,0 +1,29 @@
+"""What the server is told at start-up (flags, or `RUNWAY_*` environment variables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from runway.auth import LoginLimits, PasswordHasher
+from runway.auth.addresses import Network
+
+SETUP_TOKEN_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_url: str
+    """Where people reach this server; monitor URLs, invite links and the Origin check use it."""
+    trusted_proxies: tuple[Network, ...] = ()
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
+    session_lifetime: timedelta = timedelta(days=30)
+    api_token_lifetime: timedelta = timedelta(days=365)
+    invite_lifetime: timedelta = timedelta(days=7)
+    setup_token_lifetime: timedelta = SETUP_TOKEN_LIFETIME
+    max_body: int = 1024 * 1024
+
+    def monitor_url(self, deployment_id: int) -> str:
+        return f"{self.public_url.rstrip('/')}/ui/deployments/{deployment_id}"

@@ -1,0 +1,202 @@
+"""First setup, logging in, tokens and invites, as people go through them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from runway.auth import token_hash
+from runway.store.records import Role
+from tests.http.conftest import PASSWORD, World
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_first_admin_needs_the_setup_token(world: World):
+    now = datetime.now(UTC)
+    await world.store.credentials.put_setup_token(
+        token_hash("rw_the-setup-token"), now, now + timedelta(hours=24), replace=False
+    )
+    anyone = world.client()
+    body = {"username": "ann", "password": PASSWORD}
+    wrong = await anyone.post("/api/v1/setup", json={**body, "setup_token": "rw_guess"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "invalid_setup_token"
+    assert await world.store.users.count() == 0
+
+    done = await anyone.post("/api/v1/setup", json={**body, "setup_token": "rw_the-setup-token"})
+    assert done.status_code == 201
+    assert done.json()["user"] == {**done.json()["user"], "name": "ann", "role": "admin"}
+    me = await world.client(done.json()["token"]).get("/api/v1/users/me")
+    assert me.json()["name"] == "ann"
+
+    again = await anyone.post("/api/v1/setup", json={**body, "setup_token": "rw_the-setup-token"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_set_up"
+
+
+async def test_an_expired_setup_token_is_refused(world: World):
+    past = datetime.now(UTC) - timedelta(hours=25)
+    await world.store.credentials.put_setup_token(
+        token_hash("rw_old"), past, past + timedelta(hours=24), replace=True
+    )
+    answer = await world.client().post(
+        "/api/v1/setup", json={"setup_token": "rw_old", "username": "ann", "password": PASSWORD}
+    )
+    assert answer.status_code == 401
+
+
+async def test_setup_refuses_weak_passwords_and_bad_names_with_every_problem(world: World):
+    answer = await world.client().post(
+        "/api/v1/setup", json={"setup_token": "x", "username": "Ann!", "password": "short", "x": 1}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"] == [
+        {"path": "x", "message": "unknown field 'x'"},
+        {
+            "path": "username",
+            "message": "'Ann!' is not a valid user name: use lowercase letters, digits and '-', "
+            "starting with a letter and not ending with '-'",
+        },
+        {"path": "password", "message": "the password must be at least 10 characters long"},
+    ]
+
+
+async def test_logging_in_gives_a_token_that_works(world: World):
+    await world.person("bob")
+    answer = await world.client().post(
+        "/api/v1/sessions", json={"username": "bob", "password": PASSWORD}
+    )
+    assert answer.status_code == 201
+    token = answer.json()["token"]
+    assert token.startswith("rw_")
+    assert (await world.client(token).get("/api/v1/users/me")).json()["name"] == "bob"
+
+
+async def test_wrong_passwords_are_refused_then_slowed_down(world: World):
+    await world.person("bob")
+    anyone = world.client()
+    for _ in range(3):  # the test world allows 3 failures per user
+        answer = await anyone.post("/api/v1/sessions", json={"username": "bob", "password": "nope"})
+        assert answer.status_code == 401
+        assert answer.json()["error"]["message"] == "wrong user name or password"
+    limited = await anyone.post("/api/v1/sessions", json={"username": "bob", "password": PASSWORD})
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 30
+
+
+async def test_unknown_users_answer_like_wrong_passwords(world: World):
+    answer = await world.client().post(
+        "/api/v1/sessions", json={"username": "nobody", "password": PASSWORD}
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "wrong user name or password"
+
+
+async def test_failures_from_one_address_are_limited_across_users(world: World):
+    anyone = world.client()
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        await anyone.post("/api/v1/sessions", json={"username": name, "password": "nope"})
+    answer = await anyone.post("/api/v1/sessions", json={"username": "a6", "password": "nope"})
+    assert answer.status_code == 429
+
+
+async def test_a_disabled_user_is_out_at_once(world: World):
+    admin = await world.as_person("root", Role.ADMIN)
+    _, token = await world.person("bob")
+    assert (await world.client(token).get("/api/v1/users/me")).status_code == 200
+    assert (await admin.patch("/api/v1/users/bob", json={"disabled": True})).status_code == 200
+    assert (await world.client(token).get("/api/v1/users/me")).status_code == 401
+    login = await world.client().post(
+        "/api/v1/sessions", json={"username": "bob", "password": PASSWORD}
+    )
+    assert login.status_code == 401
+    assert login.json()["error"]["code"] == "disabled"
+
+
+async def test_personal_tokens_are_shown_once_and_can_be_revoked(world: World):
+    bob = await world.as_person("bob")
+    made = await bob.post("/api/v1/tokens", json={"name": "ci", "expires_in_days": 30})
+    assert made.status_code == 201
+    token = made.json()["token"]
+    listed = (await bob.get("/api/v1/tokens")).json()["items"]
+    assert {t["name"] for t in listed} == {"test", "ci"}
+    assert all("token" not in t for t in listed)
+    assert (await world.client(token).get("/api/v1/users/me")).status_code == 200
+    assert (await bob.delete(f"/api/v1/tokens/{made.json()['id']}")).status_code == 204
+    assert (await world.client(token).get("/api/v1/users/me")).status_code == 401
+    assert (await bob.delete(f"/api/v1/tokens/{made.json()['id']}")).status_code == 404
+
+
+async def test_an_expired_token_is_refused(world: World):
+    user, _ = await world.person("bob")
+    old = await world.token(user, expires_in=timedelta(seconds=-1))
+    answer = await world.client(old).get("/api/v1/users/me")
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_an_invite_makes_one_account(world: World):
+    admin = await world.as_person("root", Role.ADMIN)
+    invite = await admin.post("/api/v1/invites", json={})
+    assert invite.status_code == 201
+    url = invite.json()["url"]
+    assert url.startswith("http://runway.test/ui/invite/")
+    token = url.rsplit("/", 1)[1]
+    anyone = world.client()
+    joined = await anyone.post(
+        f"/api/v1/invites/{token}", json={"username": "cat", "password": PASSWORD}
+    )
+    assert joined.status_code == 201
+    assert joined.json()["user"]["role"] == "member"
+    again = await anyone.post(
+        f"/api/v1/invites/{token}", json={"username": "dan", "password": PASSWORD}
+    )
+    assert again.status_code == 404
+    forged = await anyone.post(
+        f"/api/v1/invites/{token[:-2]}xx", json={"username": "eve", "password": PASSWORD}
+    )
+    assert forged.status_code == 404
+    assert await world.store.users.by_name("dan") is None
+
+
+async def test_members_cannot_invite_or_see_users(world: World):
+    bob = await world.as_person("bob")
+    assert (await bob.post("/api/v1/invites", json={})).status_code == 404
+    assert (await bob.get("/api/v1/users")).status_code == 404
+
+
+async def test_changing_the_password_ends_other_sessions(world: World):
+    user, first = await world.person("bob")
+    second = await world.token(user)
+    changed = await world.client(first).patch(
+        "/api/v1/users/me", json={"current_password": PASSWORD, "password": "a new long password"}
+    )
+    assert changed.status_code == 200
+    assert (await world.client(first).get("/api/v1/users/me")).status_code == 200
+    assert (await world.client(second).get("/api/v1/users/me")).status_code == 401
+    wrong = await world.client(first).patch(
+        "/api/v1/users/me", json={"current_password": "not it", "password": "another long one"}
+    )
+    assert wrong.status_code == 403
+
+
+async def test_no_password_or_token_is_stored_in_clear(world: World, database_url: str):
+    bob = await world.as_person("bob")
+    token = (await bob.post("/api/v1/tokens", json={"name": "ci"})).json()["token"]
+    dump = await _dump(world)
+    assert PASSWORD not in dump
+    assert token not in dump
+
+
+async def _dump(world: World) -> str:
+    """Every row of every table, as text."""
+    from runway.store.tables import metadata  # the store's own description of its tables
+
+    rows = []
+    database = world.store.database
+    for table in metadata.sorted_tables:
+        for row in await database.fetch_all(table.select()):
+            rows.append(repr(tuple(row._mapping.values())))
+    return "\n".join(rows)
