@@ -8,12 +8,20 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from runway.config import fields, template
-from runway.config.errors import Path, located
+from runway.config.errors import ConfigError, Path, Problem, format_path, located
 from runway.config.references import Allowed
-from runway.config.source import Document
+from runway.config.source import MAX_PROBLEMS, Document
 from runway.config.suggest import did_you_mean
 
 Member = TypeVar("Member", bound=StrEnum)
+
+
+HINTS = 100
+"""How many problems get a did-you-mean."""
+
+
+class TooManyProblems(Exception):
+    """Raised by Checker.problem once MAX_PROBLEMS are collected; the document is refused."""
 
 
 def describe(value: object) -> str:
@@ -40,17 +48,41 @@ class Checker:
     def __init__(self, document: Document) -> None:
         self.document = document
         self.problems: list[tuple[Path, str]] = []
+        self._hints = 0
         self.uses: list[tuple[Path, str, Allowed]] = []
         """Every well-formed string with references, and what they may name: checked once all
         names are known, whether or not the rest of its service is valid."""
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append((path, message))
+        if len(self.problems) >= MAX_PROBLEMS:
+            # A document this wrong is refused; reading on would only cost time.
+            self.problems.append(((), f"too many problems; stopped after {MAX_PROBLEMS}"))
+            raise TooManyProblems
+
+    def hint(self, word: str, candidates: Iterable[str]) -> str:
+        """A did-you-mean for the first problems only: each hint compares `word` with every
+        candidate, and thousands of misspellings of thousands of names would take minutes."""
+        if self._hints >= HINTS:
+            return ""
+        self._hints += 1
+        return did_you_mean(word, candidates)
 
     def raise_if_any(self) -> None:
-        """Raise ConfigError with every problem, in document order (by line, then as found)."""
-        if self.problems:
-            raise located(self.problems, self.document.line)
+        """Raise ConfigError with every problem, the loader's included, in document order (by
+        line, then as found). What sits where the loader already found a problem (the value of a
+        duplicate key, an alias) is not reported again."""
+        loaded = self.document.problems
+        if not self.problems and not loaded:
+            return
+        spots = [problem.path for problem in loaded]
+        own = [
+            (path, message)
+            for path, message in self.problems
+            if not any(_within(format_path(path), spot) for spot in spots)
+        ]
+        error = located(own, self.document.line)
+        raise ConfigError(sorted((*loaded, *error.problems), key=_line_order))
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -72,7 +104,7 @@ class Checker:
         allowed = tuple(allowed)
         for key in mapping:
             if key not in allowed:
-                hint = did_you_mean(key, allowed) or f"; expected one of {', '.join(allowed)}"
+                hint = self.hint(key, allowed) or f"; expected one of {', '.join(allowed)}"
                 self.problem((*path, key), f"unknown {what} '{key}'{hint}")
         for key in required:
             if key not in mapping:
@@ -133,7 +165,7 @@ class Checker:
             return kind(text)
         except ValueError:
             names = [member.value for member in kind]
-            hint = did_you_mean(text, names) or f"; expected one of {', '.join(names)}"
+            hint = self.hint(text, names) or f"; expected one of {', '.join(names)}"
             self.problem(path, f"unknown {what} '{text}'{hint}")
             return None
 
@@ -150,7 +182,7 @@ class Checker:
 
     def name(self, path: Path, value: str, pattern: re.Pattern[str], limit: int, rule: str) -> bool:
         """Names follow `rule` (a phrase for people) and are at most `limit` characters long."""
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             self.problem(path, f"'{value}' is not {rule}")
             return False
         if len(value) > limit:
@@ -175,3 +207,12 @@ def _int_range(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None:
         return f"an integer >= {minimum}"
     return "an integer"
+
+
+def _within(path: str, spot: str) -> bool:
+    """Whether `path` is `spot` or lies inside it (`a.b[0]` is inside `a.b`, `a.bc` is not)."""
+    return path == spot or (path.startswith(spot) and path[len(spot)] in ".[") or not spot
+
+
+def _line_order(problem: Problem) -> int:
+    return problem.line if problem.line is not None else 1 << 62

@@ -18,7 +18,6 @@ from runway.config.model import (
     ServiceKind,
     Volume,
 )
-from runway.config.suggest import did_you_mean
 from runway.config.units import parse_duration, parse_quantity
 
 
@@ -123,7 +122,7 @@ def _image(check: Checker, path: Path, value: object) -> str | None:
     )
     if image is None:
         return None
-    if "${{" not in image and not fields.IMAGE.match(image):
+    if "${{" not in image and not fields.IMAGE.fullmatch(image):
         check.problem(
             path,
             f"'{image}' is not an image reference such as postgres:16.4 or ghcr.io/org/app:1.2",
@@ -150,7 +149,7 @@ def _env(check: Checker, path: Path, value: object) -> dict[str, str]:
     section = check.mapping(where, value, "a mapping of variable names to values")
     env: dict[str, str] = {}
     for name, item in (section or {}).items():
-        if not fields.ENV_NAME.match(name):
+        if not fields.ENV_NAME.fullmatch(name):
             check.problem(
                 (*where, name),
                 f"'{name}' is not a variable name "
@@ -211,7 +210,7 @@ def _depends_on(
         if other == name:
             check.problem(where, f"'{name}' cannot depend on itself")
         elif other not in names:
-            check.problem(where, f"unknown service '{other}'{did_you_mean(other, names)}")
+            check.problem(where, f"unknown service '{other}'{check.hint(other, names)}")
         elif other in found:
             check.problem(where, f"'{other}' is listed twice")
         else:
@@ -295,7 +294,7 @@ def _expose(check: Checker, path: Path, value: object, ports: tuple[int, ...]) -
     if (
         host is not None
         and "${{" not in host
-        and (not fields.HOST.match(host) or len(host) > fields.HOST_MAX)
+        and (not fields.HOST.fullmatch(host) or len(host) > fields.HOST_MAX)
     ):
         check.problem(where, f"'{host}' is not a host name such as blog.example.com")
         host = None

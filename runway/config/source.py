@@ -54,6 +54,9 @@ class Document:
     texts: Mapping[Path, str]
     """Each plain scalar that became a non-string, as written: `1.10` stays readable as "1.10"."""
     format: Literal["yaml", "json"]
+    problems: tuple[Problem, ...] = ()
+    """What is wrong but did not stop the reading (duplicate keys, tags, anchors and aliases):
+    the validator reports these together with its own."""
 
     def line(self, path: Path) -> int | None:
         """The line of `path`, else of its nearest ancestor that has one."""
@@ -226,9 +229,12 @@ def _load_yaml(text: str) -> Document:
     lines: dict[Path, int] = {}
     texts: dict[Path, str] = {}
     root: object = None
+    # A fatal problem leaves no data worth validating; the others (duplicate keys, tags,
+    # anchors) are reported together with what the validator finds.
+    fatal = True
     try:
         try:
-            root = _build(text, problems, lines, texts)
+            root, fatal = _build(text, problems, lines, texts)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             if mark and mark.line >= text.count("\n") + (not text.endswith("\n")):
@@ -246,15 +252,17 @@ def _load_yaml(text: str) -> Document:
         pass
     if not problems and root is None:
         problems.append(Problem("", _EMPTY))
-    if problems:
+    if problems and (fatal or root is None):
         raise ConfigError(problems)
-    return Document(root, MappingProxyType(lines), MappingProxyType(texts), "yaml")
+    return Document(root, MappingProxyType(lines), MappingProxyType(texts), "yaml", tuple(problems))
 
 
 def _build(
     text: str, problems: list[Problem], lines: dict[Path, int], texts: dict[Path, str]
-) -> object:
-    """The data of the stream's one document (None if empty); problems go to `problems`."""
+) -> tuple[object, bool]:
+    """The data of the stream's one document (None if empty), and whether a problem found on
+    the way leaves it unusable (a second document, nesting too deep); problems go to
+    `problems`."""
     root: object = None
     documents = 0
     deep = False
@@ -281,7 +289,7 @@ def _build(
                 line = event.end_mark.line + 1  # the `---` itself, below any directives
                 message = f"only one document is allowed; remove the '---' at line {line}"
                 _add(problems, Problem("", message, line))
-                break
+                return root, True
             continue
         assert event.start_mark is not None  # the parser marks every event
         line = event.start_mark.line + 1
@@ -344,7 +352,7 @@ def _build(
         elif type(value) is list:
             stack.append((mapping, sequence, base))
             mapping, sequence, base = None, value, path
-    return root
+    return root, deep
 
 
 _YAML_TAG = "tag:yaml.org,2002:"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 OPEN = "${{"
-_REFERENCE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+CLOSE = "}}"
 _INPUT = re.compile(r"inputs\.([a-z_][a-z0-9_]*)")
 _SERVICE = re.compile(r"services\.([a-z][a-z0-9-]*)\.([a-z_]+)")
 
@@ -38,26 +38,27 @@ class TemplateError(ValueError):
 
 
 def parse(text: str) -> tuple[Part, ...]:
-    """Split a string into literal text and references, in order (TemplateError when malformed)."""
+    """Split a string into literal text and references, in order (TemplateError when malformed).
+
+    One left-to-right scan with `str.find`: linear in the length of the text, whatever it holds.
+    """
     if OPEN not in text:
         return (text,) if text else ()
     parts: list[Part] = []
     position = 0
-    for match in _REFERENCE.finditer(text):
-        literal = text[position : match.start()]
-        if OPEN in literal:
+    while (start := text.find(OPEN, position)) != -1:
+        if start > position:
+            parts.append(text[position:start])
+        end = text.find(CLOSE, start + len(OPEN))
+        inner = text[start + len(OPEN) : end] if end != -1 else ""
+        if end == -1 or OPEN in inner:
             raise TemplateError(
-                f"unclosed reference at '{_excerpt(literal)}'; close it with '}}}}'"
+                f"unclosed reference at '{_excerpt(text[start:])}'; close it with '}}}}'"
             )
-        if literal:
-            parts.append(literal)
-        parts.append(_reference(match.group(1).strip()))
-        position = match.end()
-    rest = text[position:]
-    if OPEN in rest:
-        raise TemplateError(f"unclosed reference at '{_excerpt(rest)}'; close it with '}}}}'")
-    if rest:
-        parts.append(rest)
+        parts.append(_reference(inner.strip()))
+        position = end + len(CLOSE)
+    if position < len(text):
+        parts.append(text[position:])
     return tuple(parts)
 
 
@@ -86,6 +87,4 @@ def _reference(expression: str) -> Reference:
 
 
 def _excerpt(text: str) -> str:
-    start = text.index(OPEN)
-    snippet = text[start : start + 30]
-    return snippet + ("..." if len(text) - start > 30 else "")
+    return text[:30] + ("..." if len(text) > 30 else "")

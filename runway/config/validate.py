@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from runway.config import fields, template
-from runway.config.checker import Checker, describe
+from runway.config.checker import Checker, TooManyProblems, describe
 from runway.config.errors import Path
 from runway.config.model import (
     SUPPORTED_VERSIONS,
@@ -17,31 +16,40 @@ from runway.config.model import (
     Registry,
     ServiceKind,
 )
+from runway.config.patterns import PatternError, compile_pattern, matches
 from runway.config.references import REGISTRY, Allowed
 from runway.config.services import read_services
 from runway.config.source import Document
-from runway.config.suggest import did_you_mean
 
 _INPUT_RULE = "an identifier of lowercase letters, digits and '_' that does not start with a digit"
 
 
 def build_config(document: Document) -> Config:
-    """Validate loaded data against the format; raise ConfigError listing every problem."""
+    """Validate loaded data against the format; raise ConfigError listing every problem,
+    those the loader found on the way included."""
     check = Checker(document)
-    root = check.mapping((), document.data, "a mapping of runway, app, inputs and services")
+    try:
+        config = _read(check, document.data)
+    except TooManyProblems:
+        config = None
+    check.raise_if_any()
+    assert config is not None  # no problem means every part was read
+    return config
+
+
+def _read(check: Checker, data: object) -> Config | None:
+    root = check.mapping((), data, "a mapping of runway, app, inputs and services")
     if root is None:
-        check.raise_if_any()
-        raise AssertionError("unreachable")  # pragma: no cover
+        return None
     check.keys((), root, fields.TOP_KEYS, fields.TOP_REQUIRED)
     if "runway" in root and not _version(check, root["runway"]):
         # Another format version means other rules: reporting them all would only mislead.
-        check.raise_if_any()
+        return None
     app = _app(check, root["app"]) if "app" in root else None
     inputs = _inputs(check, root.get("inputs", {}))
     registries = _registries(check, root.get("registries", {}))
     services = read_services(check, root.get("services", {}))
     _check_references(check, _declared(root.get("inputs")), _declared(root.get("services")))
-    check.raise_if_any()
     return Config(app=app or "", services=services, inputs=inputs, registries=registries)
 
 
@@ -155,9 +163,9 @@ def _pattern(
     if pattern is None:
         return None
     try:
-        re.compile(pattern)
-    except re.error as error:
-        check.problem(where, f"not a valid regular expression: {error}")
+        compile_pattern(pattern)
+    except PatternError as error:
+        check.problem(where, str(error))
         return None
     return pattern
 
@@ -205,13 +213,19 @@ def _default(
     if text is None:
         return None
     if kind is InputType.CHOICE and choices and text not in choices:
-        hint = did_you_mean(text, choices)
+        hint = check.hint(text, choices)
         check.problem(where, f"'{text}' is not one of the choices ({', '.join(choices)}){hint}")
         return None
     # `pattern` is None when it did not compile: that was reported already.
-    if pattern is not None and re.fullmatch(pattern, text) is None:
-        check.problem(where, f"'{text}' does not match the input's pattern {pattern!r}")
-        return None
+    if pattern is not None:
+        try:
+            matched = matches(pattern, text)
+        except PatternError as error:
+            check.problem((*path, "pattern"), str(error))
+            return None
+        if not matched:
+            check.problem(where, f"'{text}' does not match the input's pattern {pattern!r}")
+            return None
     return text
 
 
@@ -220,7 +234,7 @@ def _registries(check: Checker, value: object) -> dict[str, Registry]:
     section = check.mapping(("registries",), value, "a mapping of registry hosts to credentials")
     for host, spec in (section or {}).items():
         path: Path = ("registries", host)
-        if not fields.REGISTRY.match(host) or len(host) > fields.HOST_MAX:
+        if not fields.REGISTRY.fullmatch(host) or len(host) > fields.HOST_MAX:
             check.problem(
                 path,
                 f"'{host}' is not a registry host such as ghcr.io or registry.example.com:5000",
@@ -259,7 +273,7 @@ def _check_input_use(
     check: Checker, path: Path, name: str, inputs: dict[str, dict[str, Any]], allowed: Allowed
 ) -> None:
     if name not in inputs:
-        check.problem(path, f"unknown input '{name}'{did_you_mean(name, inputs)}")
+        check.problem(path, f"unknown input '{name}'{check.hint(name, inputs)}")
     elif inputs[name].get("type") == InputType.SECRET and Allowed.SECRETS not in allowed:
         check.problem(
             path,
@@ -274,7 +288,7 @@ def _check_service_use(
     name = reference.service
     spec = services.get(name)
     if spec is None:
-        check.problem(path, f"unknown service '{name}'{did_you_mean(name, services)}")
+        check.problem(path, f"unknown service '{name}'{check.hint(name, services)}")
     elif spec.get("kind") == ServiceKind.JOB:
         check.problem(path, f"'{name}' is a job: it has no Service, so no {reference.attribute}")
     elif reference.attribute == "url" and not spec.get("ports"):

@@ -72,7 +72,7 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if exc.status_code != 404 else f"no such path: {request.url.path}"
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

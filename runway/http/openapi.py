@@ -223,11 +223,14 @@ def _op(
 ) -> Schema:
     status, description, schema = ok
     responses: dict[str, Schema] = {str(status): _answer(description, schema)}
-    refusals = {400: "Malformed request", 413: "Body too large", 415: "Wrong content type"}
-    refusals |= {401: "No valid bearer token"} if auth else {}
-    refusals |= {
+    refusals = {
+        400: "Malformed request",
+        401: "No valid bearer token" if auth else "Wrong credentials",
+        403: "Refused",
         404: "Not found (or not yours)",
         409: "Conflict",
+        413: "Body too large",
+        415: "Wrong content type",
         422: "Invalid content; details lists every problem",
         429: "Too many attempts",
         503: "Not ready",

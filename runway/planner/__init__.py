@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from runway.config.collector import collector_paused
-from runway.config.errors import located
+from runway.config.errors import ConfigError, located
 from runway.config.source import load
 from runway.config.validate import build_config
+from runway.planner.declared import declared_cycles
 from runway.planner.document import (
     PlanDocumentError,
     plan_from_document,
@@ -37,7 +38,14 @@ def plan_source(source: bytes | str, *, format: Literal["yaml", "json"] | None =
     included, each with its path (and line, for YAML)."""
     with collector_paused():
         document = load(source, format=format)
-        config = build_config(document)
+        try:
+            config = build_config(document)
+        except ConfigError as error:
+            cycles = located(declared_cycles(document.data), document.line).problems
+            if not cycles:
+                raise
+            problems = sorted((*error.problems, *cycles), key=lambda p: p.line or 1 << 62)
+            raise ConfigError(problems) from None
         try:
             return make_plan(config)
         except PlanCycleError as error:

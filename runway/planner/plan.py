@@ -9,7 +9,7 @@ from enum import StrEnum
 from runway.config import fields, template
 from runway.config.errors import Path
 from runway.config.model import Config, Service, ServiceKind
-from runway.config.references import registry_strings, service_strings
+from runway.config.references import mentions_references, registry_strings, service_strings
 from runway.planner.graph import CycleError, DependencyGraph, Scheduler
 
 
@@ -29,7 +29,7 @@ class Step:
     name: str
     kind: StepKind
     depends_on: tuple[str, ...]
-    """Explicit and implied by references, in the order the services were declared."""
+    """The explicit dependencies in their order, then those implied by references."""
     depth: int
     needs: tuple[str, ...]
     """Every input the step references (directly or through its image's registry): it cannot
@@ -112,7 +112,7 @@ def _references(service: Service) -> tuple[tuple[str, ...], set[str]]:
     """The services this one depends on (explicit ones first; a reference to itself is none)
     and the inputs it references directly."""
     inputs: set[str] = set()
-    if not _mentions_references(service):  # most services: nothing to parse
+    if not mentions_references(service):  # most services: nothing to parse
         return service.depends_on, inputs
     implied: list[str] = []
     for _, text, _ in service_strings(service):
@@ -126,19 +126,6 @@ def _references(service: Service) -> tuple[tuple[str, ...], set[str]]:
     if not implied:
         return service.depends_on, inputs
     return tuple(dict.fromkeys([*service.depends_on, *implied])), inputs
-
-
-def _mentions_references(service: Service) -> bool:
-    """Whether any string of the service holds `${{`; the same strings as `service_strings`,
-    without a generator, because planning calls it for every service."""
-    if template.OPEN in service.image:
-        return True
-    if service.env and any(template.OPEN in value for value in service.env.values()):
-        return True
-    for strings in (service.command, service.args):
-        if strings and any(template.OPEN in item for item in strings):
-            return True
-    return service.expose is not None and template.OPEN in service.expose.host
 
 
 def _declared_at(service: Service, dependency: str) -> Path:
@@ -161,12 +148,12 @@ def _needs(config: Config, used: Mapping[str, set[str]]) -> Mapping[str, tuple[s
     for name, service in config.services.items():
         inputs = used[name]
         if by_registry:
-            host = fields.image_host(service.image)
-            if template.OPEN in host:  # the registry is an answer: any of them may be the one
+            if template.OPEN in service.image.split("/")[0]:
+                # The registry is (part of) an answer: any of them may be the one.
                 for registry_inputs in by_registry.values():
                     inputs |= registry_inputs
             else:
-                inputs |= by_registry.get(host, set())
+                inputs |= by_registry.get(fields.image_host(service.image), set())
         needs[name] = tuple(sorted(inputs, key=rank.__getitem__)) if inputs else ()
     return needs
 

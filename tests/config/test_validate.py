@@ -300,7 +300,7 @@ services:
         ),
         (
             "  name: {prompt: Name, pattern: '[a-'}",
-            "line 5: inputs.name.pattern: not a valid regular expression: unterminated character set at position 0",
+            "line 5: inputs.name.pattern: not a valid regular expression: unterminated character set at position 3",
         ),
         (
             "  name: {prompt: Name, type: text}",

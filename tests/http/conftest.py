@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
-from runway.auth import LoginLimits, PasswordHasher, new_token, token_hash
+from runway.auth import LoginLimits, PasswordHasher
 from runway.http import Settings, create_app
 from runway.store import Store, sqlite_url
-from runway.store.records import Role, TokenKind, User
+from tests.http.worlds import PUBLIC_URL, World
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-PUBLIC_URL = "http://runway.test"
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -56,43 +51,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
         yield f"{POSTGRES}/{name}"
     finally:
         await _drop(name)
-
-
-@dataclass
-class World:
-    """A running API with its store, and ways to add people to it."""
-
-    store: Store
-    settings: Settings
-    app: Any
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
-
-    def client(self, token: str | None = None, **headers: str) -> httpx.AsyncClient:
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 4321)),
-            base_url=PUBLIC_URL,
-            headers=headers,
-        )
-        self.clients.append(client)
-        return client
-
-    async def person(self, name: str, role: Role = Role.MEMBER) -> tuple[User, str]:
-        """A user with the password PASSWORD, and a session token of theirs."""
-        user = await self.store.users.create(name, self.settings.hasher.hash(PASSWORD), role)
-        return user, await self.token(user)
-
-    async def token(self, user: User, *, expires_in: timedelta = timedelta(days=1)) -> str:
-        token = new_token()
-        await self.store.credentials.create_token(
-            user.id, TokenKind.SESSION, "test", token_hash(token), datetime.now(UTC) + expires_in
-        )
-        return token
-
-    async def as_person(self, name: str, role: Role = Role.MEMBER) -> httpx.AsyncClient:
-        _, token = await self.person(name, role)
-        return self.client(token)
 
 
 @pytest.fixture

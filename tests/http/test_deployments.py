@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runway.store.records import Role
-from tests.http.conftest import World
+from tests.http.worlds import World
 
 pytestmark = pytest.mark.anyio
 

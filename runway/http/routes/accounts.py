@@ -58,7 +58,7 @@ def _already_set_up() -> ApiError:
     return ApiError(409, "already_set_up", "runway is already set up; log in instead")
 
 
-def _new_account(fields: Fields) -> tuple[str | None, str | None]:
+def _new_account(fields: Fields) -> tuple[str, str]:
     """A new user name and password from a request, their problems recorded in `fields`."""
     username = fields.text("username", limit=64)
     password = fields.text("password", limit=MAX_LENGTH)
@@ -66,7 +66,7 @@ def _new_account(fields: Fields) -> tuple[str | None, str | None]:
         ("username", username, check_username),
         ("password", password, check_password),
     ):
-        if value is None:
+        if not value:
             continue
         try:
             check(value)

@@ -1,0 +1,54 @@
+"""The world the API's tests live in: a running API with its store, and people in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from runway.auth import new_token, token_hash
+from runway.http import Settings
+from runway.store import Store
+from runway.store.records import Role, TokenKind, User
+
+PUBLIC_URL = "http://runway.test"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class World:
+    """A running API with its store, and ways to add people to it."""
+
+    store: Store
+    settings: Settings
+    app: Any
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(self, token: str | None = None, **headers: str) -> httpx.AsyncClient:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 4321)),
+            base_url=PUBLIC_URL,
+            headers=headers,
+        )
+        self.clients.append(client)
+        return client
+
+    async def person(self, name: str, role: Role = Role.MEMBER) -> tuple[User, str]:
+        """A user with the password PASSWORD, and a session token of theirs."""
+        user = await self.store.users.create(name, self.settings.hasher.hash(PASSWORD), role)
+        return user, await self.token(user)
+
+    async def token(self, user: User, *, expires_in: timedelta = timedelta(days=1)) -> str:
+        token = new_token()
+        await self.store.credentials.create_token(
+            user.id, TokenKind.SESSION, "test", token_hash(token), datetime.now(UTC) + expires_in
+        )
+        return token
+
+    async def as_person(self, name: str, role: Role = Role.MEMBER) -> httpx.AsyncClient:
+        _, token = await self.person(name, role)
+        return self.client(token)
