@@ -131,3 +131,16 @@ def test_the_json_plan_of_a_large_configuration(tmp_path):
     document = json.loads(result.stdout)
     assert len(document["steps"]) == 1000
     assert len(document["critical_path"]) == 20
+
+
+def test_an_endless_stream_is_refused_after_the_limit():
+    result = run("plan", "-", stdin=b"# " + b"x" * (2 * 1024 * 1024))
+    assert result.returncode == 1
+    assert "the limit is 1 MiB" in result.stderr
+
+
+def test_broken_json_is_reported_as_json(tmp_path):
+    broken = tmp_path / "app.json"
+    broken.write_text('{"runway": 1,\n "app": "a"\n "services": {}}')
+    result = run("plan", str(broken))
+    assert result.stderr.splitlines()[0] == f"{broken}:3: not valid JSON: Expecting ',' delimiter"

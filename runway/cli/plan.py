@@ -10,6 +10,7 @@ from typing import TextIO
 from runway.cli.common import Commands, Namespace
 from runway.config import ConfigError
 from runway.config.schema import config_schema
+from runway.config.source import MAX_BYTES
 from runway.planner import Plan, plan_source, plan_to_document
 
 
@@ -36,7 +37,7 @@ def add_commands(commands: Commands) -> None:
 def run_plan(args: Namespace) -> int:
     name = "<stdin>" if args.file == "-" else args.file
     try:
-        source = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        source = _read_capped(args.file)
     except OSError as error:
         print(f"runway: cannot read {name}: {error.strerror or error}", file=sys.stderr)
         return 1
@@ -58,6 +59,15 @@ def run_plan(args: Namespace) -> int:
     else:
         print_plan(plan, sys.stdout)
     return 0
+
+
+def _read_capped(file: str) -> bytes:
+    """At most one byte past the limit: enough for the loader to refuse it, however large the
+    file (or endless the stream) is."""
+    if file == "-":
+        return sys.stdin.buffer.read(MAX_BYTES + 1)
+    with Path(file).open("rb") as stream:
+        return stream.read(MAX_BYTES + 1)
 
 
 def print_plan(plan: Plan, out: TextIO) -> None:

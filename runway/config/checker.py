@@ -8,7 +8,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from runway.config import fields, template
-from runway.config.errors import ConfigError, Path, Problem, format_path, located
+from runway.config.errors import (
+    ConfigError,
+    Path,
+    Problem,
+    escape_controls,
+    format_path,
+    located,
+)
 from runway.config.references import Allowed
 from runway.config.source import MAX_PROBLEMS, Document
 from runway.config.suggest import did_you_mean
@@ -24,6 +31,11 @@ class TooManyProblems(Exception):
     """Raised by Checker.problem once MAX_PROBLEMS are collected; the document is refused."""
 
 
+def quoted(text: str) -> str:
+    """`'text'`, with control characters written as escapes so a message stays on its line."""
+    return "'" + escape_controls(text) + "'"
+
+
 def describe(value: object) -> str:
     """How a value of the wrong type is named to a person: `the number 2`, `a list`."""
     if value is None:
@@ -33,7 +45,7 @@ def describe(value: object) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text '{value}'" if len(value) <= 40 else "a long text"
+        return f"the text {quoted(value)}" if len(value) <= 40 else "a long text"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -49,6 +61,7 @@ class Checker:
         self.document = document
         self.problems: list[tuple[Path, str]] = []
         self._hints = 0
+        self.truncated = False
         self.uses: list[tuple[Path, str, Allowed]] = []
         """Every well-formed string with references, and what they may name: checked once all
         names are known, whether or not the rest of its service is valid."""
@@ -57,7 +70,7 @@ class Checker:
         self.problems.append((path, message))
         if len(self.problems) >= MAX_PROBLEMS:
             # A document this wrong is refused; reading on would only cost time.
-            self.problems.append(((), f"too many problems; stopped after {MAX_PROBLEMS}"))
+            self.truncated = True
             raise TooManyProblems
 
     def hint(self, word: str, candidates: Iterable[str]) -> str:
@@ -81,8 +94,10 @@ class Checker:
             for path, message in self.problems
             if not any(_within(format_path(path), spot) for spot in spots)
         ]
-        error = located(own, self.document.line)
-        raise ConfigError(sorted((*loaded, *error.problems), key=_line_order))
+        found = sorted((*loaded, *located(own, self.document.line).problems), key=_line_order)
+        if self.truncated:
+            found.append(Problem("", f"too many problems; stopped after {MAX_PROBLEMS}"))
+        raise ConfigError(found)
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -135,6 +150,8 @@ class Checker:
         written = self.document.texts.get(path)
         if written is not None:
             return written
+        if value is None:  # JSON's null, as YAML's empty value
+            return ""
         if isinstance(value, bool):  # JSON's true and false
             return "true" if value else "false"
         if isinstance(value, int | float):  # a JSON number
@@ -172,6 +189,8 @@ class Checker:
     def integer(
         self, path: Path, value: object, minimum: int | None = None, maximum: int | None = None
     ) -> int | None:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 2.0 is 2 (JSON Schema says so too)
         if not isinstance(value, int) or isinstance(value, bool):
             self.problem(path, f"expected {_int_range(minimum, maximum)}, got {describe(value)}")
             return None
@@ -183,10 +202,12 @@ class Checker:
     def name(self, path: Path, value: str, pattern: re.Pattern[str], limit: int, rule: str) -> bool:
         """Names follow `rule` (a phrase for people) and are at most `limit` characters long."""
         if not pattern.fullmatch(value):
-            self.problem(path, f"'{value}' is not {rule}")
+            self.problem(path, f"{quoted(value)} is not {rule}")
             return False
         if len(value) > limit:
-            self.problem(path, f"'{value}' is {len(value)} characters long; the limit is {limit}")
+            self.problem(
+                path, f"{quoted(value)} is {len(value)} characters long; the limit is {limit}"
+            )
             return False
         return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -16,10 +17,18 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out.append(f"[{part}]")
         elif out:
-            out.append(f".{part}")
+            out.append(f".{escape_controls(part)}")
         else:
-            out.append(part)
+            out.append(escape_controls(part))
     return "".join(out)
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as escapes (`\\n`): names in messages must not break lines."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text) if _CONTROLS.search(text) else text
 
 
 @dataclass(frozen=True, slots=True)

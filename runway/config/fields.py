@@ -23,6 +23,13 @@ IMAGE_PATTERN = (
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 )
 
+MOUNT_PATTERN = r"^/$|^(/(?!\.\.?(/|$))[^/]+)+$"
+"""An absolute path without `.`, `..`, empty segments or a trailing slash."""
+REFERENCE_PATTERN = r".*\$\{\{.*"
+"""A string holding a reference: checked once its answers are known, not by its pattern."""
+IMAGE_OR_REFERENCE_PATTERN = f"^({IMAGE_PATTERN[1:-1]}|{REFERENCE_PATTERN})$"
+HOST_OR_REFERENCE_PATTERN = f"^({HOST_PATTERN[1:-1]}|{REFERENCE_PATTERN})$"
+
 APP_MAX = 20
 SERVICE_MAX = 30
 VOLUME_MAX = 20
@@ -74,6 +81,7 @@ ENV_NAME = re.compile(ENV_NAME_PATTERN)
 HOST = re.compile(HOST_PATTERN)
 REGISTRY = re.compile(REGISTRY_PATTERN)
 IMAGE = re.compile(IMAGE_PATTERN)
+MOUNT = re.compile(MOUNT_PATTERN)
 
 
 def image_host(image: str) -> str:

@@ -25,7 +25,7 @@ _PORT: Schema = {
     "minimum": fields.PORT_RANGE[0],
     "maximum": fields.PORT_RANGE[1],
 }
-_QUANTITY: Schema = {"type": ["string", "number"], "pattern": QUANTITY_PATTERN}
+_QUANTITY: Schema = {"type": ["string", "number"], "pattern": QUANTITY_PATTERN, "minimum": 0}
 
 
 def _label(limit: int) -> Schema:
@@ -96,12 +96,16 @@ def _service() -> Schema:
     resource_list = _strict(fields.RESOURCE_KEYS, {"cpu": _QUANTITY, "memory": _QUANTITY})
     volume = _strict(
         fields.VOLUME_KEYS,
-        {"mount": {"type": "string", "pattern": "^/"}, "size": _QUANTITY},
+        {"mount": {"type": "string", "pattern": fields.MOUNT_PATTERN}, "size": _QUANTITY},
         fields.VOLUME_KEYS,
     )
     properties: dict[str, Schema] = {
         "kind": {"enum": [k.value for k in ServiceKind], "default": ServiceKind.SERVICE.value},
-        "image": {"type": "string", "minLength": 1, "maxLength": fields.IMAGE_MAX},
+        "image": {
+            "type": "string",
+            "pattern": fields.IMAGE_OR_REFERENCE_PATTERN,
+            "maxLength": fields.IMAGE_MAX,
+        },
         "command": {"type": "array", "items": _WRITTEN},
         "args": {"type": "array", "items": _WRITTEN},
         "env": {
@@ -129,7 +133,14 @@ def _service() -> Schema:
         },
         "expose": _strict(
             fields.EXPOSE_KEYS,
-            {"port": _PORT, "host": {"type": "string", "maxLength": fields.HOST_MAX}},
+            {
+                "port": _PORT,
+                "host": {
+                    "type": "string",
+                    "pattern": fields.HOST_OR_REFERENCE_PATTERN,
+                    "maxLength": fields.HOST_MAX,
+                },
+            },
             fields.EXPOSE_KEYS,
         ),
         "resources": _strict(
@@ -144,7 +155,10 @@ def _service() -> Schema:
     schema["allOf"] = [
         _when(_is("kind", ServiceKind.JOB), {"allOf": service_only}),
         _when({"not": _is("kind", ServiceKind.JOB)}, {"allOf": job_only}),
-        _when(_has("volumes"), {"properties": {"replicas": {"const": 1}}}),
+        _when(
+            {"required": ["volumes"], "properties": {"volumes": {"minProperties": 1}}},
+            {"properties": {"replicas": {"const": 1}}},
+        ),
     ]
     return schema
 

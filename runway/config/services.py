@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from runway.config import fields, references
@@ -231,7 +230,7 @@ def _volumes(check: Checker, path: Path, value: object) -> tuple[Volume, ...]:
             continue
         check.keys(here, spec, fields.VOLUME_KEYS, fields.VOLUME_KEYS)
         mount = check.text((*here, "mount"), spec["mount"]) if "mount" in spec else None
-        if mount is not None and (not mount.startswith("/") or posixpath.normpath(mount) != mount):
+        if mount is not None and not fields.MOUNT.fullmatch(mount):
             check.problem(
                 (*here, "mount"),
                 f"'{mount}' is not a normalised absolute path such as /var/lib/data",
@@ -265,6 +264,9 @@ def _ready(check: Checker, path: Path, value: object) -> Ready | None:
         check.keys(path, spec, fields.READY_TCP_KEYS, fields.READY_TCP_KEYS)
         port = check.integer((*path, "tcp"), spec["tcp"], low, high)
         return Ready(port) if port is not None and len(spec) == 1 else None
+    if "http" not in spec:
+        check.problem(path, "expected {http: /path, port: P} or {tcp: P}")
+        return None
     check.keys(path, spec, fields.READY_HTTP_KEYS, fields.READY_HTTP_KEYS)
     where = (*path, "http")
     url_path = check.text(where, spec["http"]) if "http" in spec else None

@@ -77,16 +77,25 @@ def load(source: bytes | str, *, format: Literal["yaml", "json"] | None = None) 
         try:
             return _load_json(text)
         except (ValueError, RecursionError) as error:
-            if format is None:  # not JSON after all: a YAML flow mapping also starts with `{`
-                return _load_yaml(text)
-            if isinstance(error, json.JSONDecodeError):
-                problem = Problem("", f"not valid JSON: {error.msg}", error.lineno)
-            elif isinstance(error, RecursionError):
-                problem = Problem("", _TOO_DEEP)
-            else:  # an int over Python's 4300-digit limit
-                problem = Problem("", f"not valid JSON: {error}")
-            raise ConfigError([problem]) from None
+            refusal = ConfigError([_json_problem(error)])
+            if format == "json":
+                raise refusal from None
+        # Not JSON after all? A YAML flow mapping starts with `{` too. If it is not YAML either,
+        # the JSON parser's complaint is the one that fits what the person wrote.
+        try:
+            return _load_yaml(text)
+        except ConfigError:
+            raise refusal from None
     return _load_yaml(text)
+
+
+def _json_problem(error: ValueError | RecursionError) -> Problem:
+    if isinstance(error, json.JSONDecodeError):
+        return Problem("", f"not valid JSON: {error.msg}", error.lineno)
+    if isinstance(error, RecursionError):
+        return Problem("", _TOO_DEEP)
+    # int() refuses numbers past 4,300 digits, with advice meant for Python programmers.
+    return Problem("", "not valid JSON: a number has more than 4,300 digits")
 
 
 def _decode(source: bytes | str) -> str:

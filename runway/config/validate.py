@@ -54,7 +54,11 @@ def _read(check: Checker, data: object) -> Config | None:
 
 
 def _version(check: Checker, value: object) -> bool:
-    if isinstance(value, int) and not isinstance(value, bool) and value in SUPPORTED_VERSIONS:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value in SUPPORTED_VERSIONS
+    ):
         return True
     supported = ", ".join(map(str, SUPPORTED_VERSIONS))
     written = (

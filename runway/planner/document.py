@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from runway.config.errors import ConfigError
@@ -55,17 +56,27 @@ def plan_from_document(document: object) -> Plan:
     except ConfigError as error:
         raise PlanDocumentError(f"the plan's configuration is invalid: {error}") from error
     steps = tuple(_step(index, item) for index, item in enumerate(_list(document, "steps")))
-    names = {s.name for s in steps}
-    for step in steps:
-        missing = [d for d in step.depends_on if d not in names]
-        if missing:
-            raise PlanDocumentError(f"step {step.name!r} depends on unknown steps {missing}")
-        if step.kind in (StepKind.SERVICE, StepKind.JOB) and step.name not in config.services:
-            raise PlanDocumentError(f"step {step.name!r} has no service in the configuration")
+    _check_steps(steps, config.services.keys())
     critical = tuple(_texts(document, "critical_path"))
-    if not set(critical) <= names:
+    if not set(critical) <= {step.name for step in steps}:
         raise PlanDocumentError("the critical path names unknown steps")
     return Plan(config, steps, critical)
+
+
+def _check_steps(steps: tuple[Step, ...], services: Iterable[str]) -> None:
+    """The steps are a plan of the configuration: one per service, each after its dependencies."""
+    names = [step.name for step in steps]
+    if len(set(names)) != len(names):
+        raise PlanDocumentError("a step appears twice")
+    applied = [s.name for s in steps if s.kind in (StepKind.SERVICE, StepKind.JOB)]
+    if sorted(applied) != sorted(services):
+        raise PlanDocumentError("the steps do not match the configuration's services one to one")
+    placed: set[str] = set()
+    for step in steps:
+        missing = [d for d in step.depends_on if d not in placed]
+        if missing:
+            raise PlanDocumentError(f"step {step.name!r} comes before its dependencies {missing}")
+        placed.add(step.name)
 
 
 def _step(index: int, item: object) -> Step:

@@ -140,16 +140,16 @@ class DependencyGraph:
         """Order, depths and critical path at once, as `order`, `depths` and `critical_path`
         would give them, without checking the order twice (the planner's hot path)."""
         names = self.names
-        plan, depth = self._order(with_depths=True)
+        plan, depth = self._order()
         return Analysis(
             order=tuple([names[i] for i in plan]),
             depths={names[i]: depth[i] for i in plan},
             critical_path=tuple([names[i] for i in self._critical(plan, depth)]),
         )
 
-    def _order(self, with_depths: bool = False) -> tuple[list[int], list[int]]:
-        """Kahn's algorithm on indexes, earliest-declared first; CycleError when stuck. With
-        `with_depths`, each step's depth too, found while its dependencies are placed."""
+    def _order(self) -> tuple[list[int], list[int]]:
+        """Kahn's algorithm on indexes, earliest-declared first, with each step's depth found
+        while its dependencies are placed; CycleError when stuck."""
         dependents = self._dependents
         waiting = [len(own) for own in self._deps]
         depth = [0] * len(waiting)
@@ -162,7 +162,7 @@ class DependencyGraph:
             append(i)
             below = depth[i] + 1
             for j in dependents[i]:
-                if with_depths and depth[j] < below:
+                if depth[j] < below:
                     depth[j] = below
                 waiting[j] -= 1
                 if not waiting[j]:
@@ -170,15 +170,6 @@ class DependencyGraph:
         if len(placed) != len(self.names):
             raise CycleError(self.find_cycles())
         return placed, depth
-
-    def _depths(self, plan: Sequence[int]) -> list[int]:
-        deps = self._deps
-        depth = [0] * len(self.names)
-        for i in plan:
-            own = deps[i]
-            if own:
-                depth[i] = 1 + max([depth[d] for d in own])
-        return depth
 
     def _critical(self, plan: Sequence[int], depth: Sequence[int]) -> list[int]:
         if not plan:
@@ -205,37 +196,6 @@ class DependencyGraph:
             )
             chain.append(current)
         return chain
-
-    def depths(self, order: Sequence[str]) -> dict[str, int]:
-        """Each step's depth, keyed in plan order: 0 without dependencies, else 1 + the deepest one.
-
-        `order` must be a plan order of this graph (as `order()` returns); ValueError otherwise.
-        """
-        names = self.names
-        plan = self._plan(order)
-        depth = self._depths(plan)
-        return {names[i]: depth[i] for i in plan}
-
-    def critical_path(self, order: Sequence[str], depths: Mapping[str, int]) -> tuple[str, ...]:
-        """The longest chain of steps, dependency first; among equals, the earliest in plan order.
-
-        `depths` is what `depths(order)` returned. Among chains of maximal length, the one whose
-        sequence of plan positions is lexicographically smallest wins.
-        """
-        names = self.names
-        plan = self._plan(order)
-        depth = [0] * len(names)
-        for name, value in depths.items():
-            depth[self._index[name]] = value
-        return tuple([names[i] for i in self._critical(plan, depth)])
-
-    def dependents(self) -> dict[str, tuple[str, ...]]:
-        """The reverse edges: each step's dependents, in declaration order; every step is a key."""
-        names = self.names
-        return {
-            name: tuple([names[j] for j in after])
-            for name, after in zip(names, self._dependents, strict=True)
-        }
 
     def _plan(self, order: Sequence[str]) -> list[int]:
         """`order` as indexes, checked to hold every step once, each after its dependencies."""

@@ -85,7 +85,32 @@ MUTATIONS = {
     "integer default on a string": lambda d: d["inputs"]["domain"].update(default=3),
     "bad service name": lambda d: d["services"].update(Bad={"image": "x"}),
     "bad input name": lambda d: d["inputs"].update({"Bad": {"prompt": "x"}}),
+    "image in capitals": lambda d: d["services"]["db"].update(image="UPPER"),
+    "image with a space": lambda d: d["services"]["db"].update(image="a b"),
+    "host that is no host": lambda d: d["services"]["web"]["expose"].update(host="Not A Host"),
+    "mount through ..": lambda d: d["services"]["db"]["volumes"]["data"].update(mount="/a/../b"),
+    "empty timeout": lambda d: d["services"]["web"].update(timeout=""),
+    "negative size": lambda d: d["services"]["db"]["volumes"]["data"].update(size="-1Gi"),
+    "negative size number": lambda d: d["services"]["db"]["volumes"]["data"].update(size=-1),
+    "negative cpu": lambda d: d["services"]["web"].update(resources={"limits": {"cpu": -1}}),
 }
+
+BOTH_ACCEPT = {
+    "whole floats": lambda d: d["services"]["db"].update(ports=[5432.0]),
+    "env null": lambda d: d["services"]["web"]["env"].update(EMPTY=None),
+    "no volumes, two replicas": lambda d: d["services"]["web"].update(volumes={}, replicas=2),
+    "an image from an answer": lambda d: d["services"]["web"].update(
+        image="${{ inputs.domain }}/x:1"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOTH_ACCEPT))
+def test_schema_and_validator_both_accept(name):
+    document = copy.deepcopy(BLOG)
+    BOTH_ACCEPT[name](document)
+    assert schema_errors(document) == []
+    parse_config(json.dumps(document))
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))

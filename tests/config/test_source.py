@@ -15,11 +15,7 @@ from runway.config.errors import ConfigError, Problem
 from runway.config.source import MAX_BYTES, MAX_DEPTH, Document, load
 
 # The shared examples and the repository's, the invalid ones too: their faults are semantic.
-EXAMPLES = [
-    p
-    for d in (Path(__file__).parents[2] / "examples",)
-    for p in sorted(d.rglob("*.yaml"))
-]
+EXAMPLES = [p for d in (Path(__file__).parents[2] / "examples",) for p in sorted(d.rglob("*.yaml"))]
 
 
 # Syntax errors are worded by the parser; runway's wheels carry libyaml, whose words these are.

@@ -408,12 +408,122 @@ def test_a_reference_to_a_broken_service_is_not_reported_twice():
     ]
 
 
-def test_to_document_reads_back_equal():
-    import json
+def test_names_match_whole_not_up_to_a_trailing_newline():
+    assert problems("""
+        runway: 1
+        app: "a\\n"
+        services:
+          "s\\n": {image: x}
+    """) == [
+        "line 3: app: 'a\\n' is not a lowercase DNS label starting with a letter (a-z, 0-9 and '-')",
+        "line 5: services.s\\n: 's\\n' is not a lowercase DNS label starting with a letter (a-z, 0-9 and '-')",
+    ]
 
-    for example in sorted(EXAMPLES.glob("*.yaml")):
-        try:
-            config = parse_config(example.read_bytes())
-        except ConfigError:
-            continue
-        assert parse_config(json.dumps(config.to_document())) == config, example.name
+
+@pytest.mark.parametrize(
+    ("pattern", "default", "message"),
+    [
+        (
+            "(a|aa)+$",
+            "a" * 60 + "b",
+            "line 5: inputs.x.pattern: matching this pattern took over 0.1 s; simplify it (nested repetition such as (a+)+ is the usual cause)",
+        ),
+        (
+            "a{99999999999}",
+            "a",
+            "line 5: inputs.x.pattern: not a valid regular expression: repeat count too big at position 2",
+        ),
+    ],
+)
+def test_hostile_patterns_get_a_message_not_a_hang(pattern, default, message):
+    found = problems(f"""
+        runway: 1
+        app: a
+        inputs:
+          x: {{prompt: p, pattern: '{pattern}', default: '{default}'}}
+        services:
+          s: {{image: x, env: {{X: "${{{{ inputs.x }}}}"}}}}
+    """)
+    assert found == [message]
+
+
+def test_a_thousand_problems_are_enough():
+    document = (
+        "runway: 1\napp: a\nservices:\n  s:\n    image: x\n    ports: ["
+        + ", ".join(["0"] * 5000)
+        + "]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    found = caught.value.problems
+    assert len(found) == 1001
+    assert str(found[-1]) == "too many problems; stopped after 1000"
+
+
+def test_a_template_that_never_closes_is_refused_at_once():
+    assert problems("""
+        runway: 1
+        app: a
+        services:
+          s: {image: x, env: {A: "${{ ${{ inputs.x }}"}}
+    """) == [
+        "line 5: services.s.env.A: unclosed reference at '${{ ${{ inputs.x }}'; close it with '}}'"
+    ]
+
+
+def test_loader_problems_come_with_the_validators():
+    assert problems("""
+        runway: 1
+        app: Bad
+        services:
+          s: {image: x, image: y, replicas: -1}
+    """) == [
+        "line 3: app: 'Bad' is not a lowercase DNS label starting with a letter (a-z, 0-9 and '-')",
+        "line 5: services.s.image: duplicate key 'image' (first at line 5)",
+        "line 5: services.s.replicas: expected an integer >= 0, got -1",
+    ]
+
+
+def test_ready_needs_http_or_tcp():
+    assert problems("""
+        runway: 1
+        app: a
+        services:
+          s: {image: x, ready: {port: 80}}
+    """) == ["line 5: services.s.ready: expected {http: /path, port: P} or {tcp: P}"]
+
+
+def test_json_numbers_that_are_whole_count_as_integers_and_null_as_empty_text():
+    config = parse_config(
+        '{"runway": 1.0, "app": "a", "services": {"s": {"image": "x", "ports": [80.0], "env": {"E": null}}}}'
+    )
+    assert config.services["s"].ports == (80,)
+    assert config.services["s"].env == {"E": ""}
+
+
+def test_the_validator_and_the_reference_table_agree_on_where_references_stand():
+    from runway.config.checker import Checker
+    from runway.config.references import declared_strings
+    from runway.config.source import load
+    from runway.config.validate import _read
+
+    text = textwrap.dedent("""
+        runway: 1
+        app: a
+        inputs: {i: {prompt: p}}
+        services:
+          db: {image: x, ports: [1]}
+          s:
+            image: "x/${{ inputs.i }}"
+            command: ["${{ inputs.i }}"]
+            args: ["${{ services.db.host }}"]
+            env: {A: "${{ inputs.i }}"}
+            ports: [80]
+            expose: {port: 80, host: "${{ inputs.i }}.example.com"}
+    """)
+    document = load(text)
+    check = Checker(document)
+    _read(check, document.data)
+    assert check.problems == []
+    spec = document.data["services"]["s"]
+    assert [(p, a) for p, _, a in check.uses] == [(p, a) for p, _, a in declared_strings("s", spec)]

@@ -37,19 +37,13 @@ def test_a_step_goes_right_after_its_dependency_when_declared_before_the_rest() 
 def test_the_blog_deploys_db_then_migrate_then_web_and_worker() -> None:
     g = graph(BLOG)
     order = g.order()
-    depths = g.depths(order)
+    depths = g.analyse().depths
 
     assert order == ("db", "migrate", "web", "worker")
     assert depths == {"db": 0, "migrate": 1, "web": 2, "worker": 2}
     assert list(depths) == list(order)
-    assert g.critical_path(order, depths) == ("db", "migrate", "web")
+    assert g.analyse().critical_path == ("db", "migrate", "web")
     assert g.find_cycles() == ()
-
-
-def test_dependents_are_the_reverse_edges_in_declaration_order() -> None:
-    g = graph({"worker": ["db"], "web": ["db", "cache"], "db": [], "cache": []})
-
-    assert g.dependents() == {"worker": (), "web": (), "db": ("worker", "web"), "cache": ("web",)}
 
 
 def test_build_keeps_the_first_occurrence_of_a_repeated_dependency() -> None:
@@ -131,7 +125,7 @@ def test_critical_path_tie_goes_to_the_chain_first_in_plan_order_not_declaration
     order = g.order()
 
     assert order == ("root", "b", "z", "a")
-    assert g.critical_path(order, g.depths(order)) == ("root", "b")
+    assert g.analyse().critical_path == ("root", "b")
 
 
 def test_critical_path_prefers_the_earliest_start_among_equally_long_chains() -> None:
@@ -139,28 +133,16 @@ def test_critical_path_prefers_the_earliest_start_among_equally_long_chains() ->
     order = g.order()
 
     assert order == ("m", "w", "r", "x")
-    assert g.critical_path(order, g.depths(order)) == ("m", "w")
+    assert g.analyse().critical_path == ("m", "w")
 
 
 def test_an_empty_graph_has_an_empty_plan() -> None:
     g = graph({})
 
     assert g.order() == ()
-    assert g.depths(()) == {}
-    assert g.critical_path((), {}) == ()
+    assert g.analyse().depths == {}
+    assert g.analyse().critical_path == ()
     assert g.find_cycles() == ()
-
-
-def test_depths_refuses_an_order_that_puts_a_step_before_its_dependency() -> None:
-    g = graph(BLOG)
-
-    with pytest.raises(ValueError, match="before its dependency"):
-        g.depths(("migrate", "db", "web", "worker"))
-    with pytest.raises(ValueError, match="3 steps"):
-        g.depths(("db", "migrate", "web"))
-
-
-# --- scheduler examples ---------------------------------------------------------------------
 
 
 def test_scheduler_readies_a_step_as_soon_as_its_own_dependencies_are_done() -> None:
@@ -223,12 +205,11 @@ def test_scheduler_refuses_unknown_unstarted_and_repeated_steps_and_changes_noth
 def test_ten_thousand_steps_in_a_chain_or_a_cycle_do_not_hit_the_recursion_limit() -> None:
     names = [f"s{i}" for i in range(10_000)]
     chain = DependencyGraph.build(names, {names[i]: [names[i - 1]] for i in range(1, len(names))})
-    order = chain.order()
-    depths = chain.depths(order)
+    depths = chain.analyse().depths
 
     assert chain.find_cycles() == ()
     assert depths[names[-1]] == 9_999
-    assert chain.critical_path(order, depths) == tuple(names)
+    assert chain.analyse().critical_path == tuple(names)
 
     ring = DependencyGraph.build(names, {name: [names[i - 1]] for i, name in enumerate(names)})
     (cycle,) = ring.find_cycles()
@@ -246,7 +227,7 @@ def test_a_wide_layered_graph_plans_and_schedules() -> None:
     }
     g = DependencyGraph.build(names, deps)
     order = g.order()
-    path = g.critical_path(order, g.depths(order))
+    path = g.analyse().critical_path
 
     assert len(path) == layers
     s = Scheduler(g, order)
@@ -367,16 +348,14 @@ def test_order_respects_every_edge_and_ignores_mapping_order(deps: Deps, seed: i
     assert g.order() == order
     again = DependencyGraph.build(list(deps), shuffled(deps, seed))
     assert again.order() == order
-    assert again.depths(order) == g.depths(order)
-    assert again.critical_path(order, again.depths(order)) == g.critical_path(
-        order, g.depths(order)
-    )
+    assert again.analyse().depths == g.analyse().depths
+    assert again.analyse().critical_path == g.analyse().critical_path
 
 
 @given(dags())
 def test_depth_is_one_more_than_the_deepest_dependency(deps: Deps) -> None:
     g = graph(deps)
-    depths = g.depths(g.order())
+    depths = g.analyse().depths
 
     for n, ds in deps.items():
         assert depths[n] == (1 + max(depths[d] for d in ds) if ds else 0)
@@ -387,7 +366,7 @@ def test_critical_path_is_the_longest_chain_first_in_plan_order(deps: Deps) -> N
     g = graph(deps)
     order = g.order()
     position = {n: p for p, n in enumerate(order)}
-    path = list(g.critical_path(order, g.depths(order)))
+    path = list(g.analyse().critical_path)
 
     if not deps:
         assert path == []

@@ -162,8 +162,17 @@ def test_a_stored_plan_is_read_as_decided_not_planned_again():
         (lambda d: d["steps"][0].update(kind="daemon"), "steps[0] has unknown kind 'daemon'"),
         (
             lambda d: d["steps"][1].update(depends_on=["nope"]),
-            "step 'migrate' depends on unknown steps ['nope']",
+            "step 'migrate' comes before its dependencies ['nope']",
         ),
+        (
+            lambda d: d["steps"][0].update(depends_on=["web"]),
+            "step 'db' comes before its dependencies ['web']",
+        ),
+        (
+            lambda d: d["steps"].pop(),
+            "the steps do not match the configuration's services one to one",
+        ),
+        (lambda d: d["steps"].append(dict(d["steps"][0])), "a step appears twice"),
         (
             lambda d: d["steps"].append(
                 {
@@ -175,7 +184,7 @@ def test_a_stored_plan_is_read_as_decided_not_planned_again():
                     "asks": [],
                 }
             ),
-            "step 'ghost' has no service in the configuration",
+            "the steps do not match the configuration's services one to one",
         ),
         (lambda d: d["config"].update(app="Bad"), "the plan's configuration is invalid"),
         (lambda d: d.update(steps="x"), "'steps' is not a list"),
@@ -244,3 +253,34 @@ def test_a_service_may_name_its_own_host_without_depending_on_itself():
           web: {image: i, ports: [80], env: {SELF: "${{ services.web.url }}"}}
     """)
     assert plan.step("web").depends_on == ()
+
+
+def test_an_image_that_is_an_answer_may_need_any_registry():
+    plan = plan_of("""
+        runway: 1
+        app: a
+        inputs:
+          img: {prompt: Image}
+          p: {prompt: Password, type: secret}
+        registries:
+          ghcr.io: {username: u, password: "${{ inputs.p }}"}
+        services:
+          a: {image: "${{ inputs.img }}"}
+    """)
+    assert plan.step("a").needs == ("img", "p")
+
+
+def test_cycles_are_reported_with_the_other_mistakes():
+    with pytest.raises(ConfigError) as caught:
+        plan_of("""
+            runway: 1
+            app: a
+            services:
+              a: {image: x, depends_on: [b]}
+              b: {image: x, env: {A: "${{ services.a.host }}"}, ports: [80]}
+              c: {image: x, replicas: -1}
+        """)
+    assert [str(p) for p in caught.value.problems] == [
+        "line 5: services.a.depends_on[0]: cycle: a -> b -> a",
+        "line 7: services.c.replicas: expected an integer >= 0, got -1",
+    ]
