@@ -1,0 +1,304 @@
+"""Deployments with their steps, answers and events."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from runway.store import pages
+from runway.store.database import Db, Row
+from runway.store.deployment_rows import deployment_of, event_of, select_deployments, step_of
+from runway.store.errors import NotFound
+from runway.store.records import (
+    Answer,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Event,
+    Step,
+    StepStatus,
+    User,
+)
+from runway.store.tables import answers, deployments, environments, events
+from runway.store.tables import steps as steps_table
+from runway.store.types import utc
+
+
+class Deployments:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        environment: Environment,
+        created_by: User,
+        *,
+        app: str,
+        config_text: str,
+        config_format: str,
+        plan: dict[str, Any],
+        steps: Sequence[tuple[str, str]],
+        now: datetime,
+        rollback_of: int | None = None,
+    ) -> tuple[Deployment, builtins.list[int]]:
+        """Store a deployment with its plan and `steps` ((name, kind) in plan order, positions
+        from 0), all `pending`, and its event 1, in one transaction. Older `created` deployments
+        of the same app in the environment become `superseded`, each with its own event.
+        Returns the deployment and the ids it superseded; NotFound when the environment is gone.
+        """
+        now = utc(now)
+        async with self._db.write():
+            # The counter on the environment row hands out numbers: the row lock serialises
+            # concurrent creates (on every instance), so numbers are unique and contiguous.
+            counter = await self._db.fetch_one(
+                sa.update(environments)
+                .where(environments.c.id == environment.id)
+                .values(last_number=environments.c.last_number + 1)
+                .returning(environments.c.last_number)
+            )
+            if counter is None:
+                raise NotFound(f"environment {environment.name!r} of user {environment.owner!r}")
+            number = int(counter["last_number"])
+            row = await self._db.fetch_one(
+                sa.insert(deployments)
+                .values(
+                    environment_id=environment.id,
+                    number=number,
+                    app=app,
+                    status=DeploymentStatus.CREATED.value,
+                    config_text=config_text,
+                    config_format=config_format,
+                    plan=plan,
+                    created_by=created_by.id,
+                    created_at=now,
+                    rollback_of=rollback_of,
+                    last_event_id=1,
+                )
+                .returning(deployments.c.id)
+            )
+            assert row is not None
+            deployment_id = int(row["id"])
+            step_rows = [
+                {
+                    "deployment_id": deployment_id,
+                    "position": position,
+                    "name": name,
+                    "kind": kind,
+                    "status": StepStatus.PENDING.value,
+                }
+                for position, (name, kind) in enumerate(steps)
+            ]
+            await self._db.insert_rows(steps_table, step_rows)
+            await self._db.execute(
+                sa.insert(events).values(
+                    deployment_id=deployment_id,
+                    id=1,
+                    at=now,
+                    type="deployment",
+                    data={"status": DeploymentStatus.CREATED.value},
+                )
+            )
+            superseded = await self._supersede(environment.id, app, number, now)
+        deployment = Deployment(
+            id=deployment_id,
+            environment_id=environment.id,
+            env=environment.name,
+            owner=environment.owner,
+            number=number,
+            app=app,
+            status=DeploymentStatus.CREATED,
+            created_by=created_by.id,
+            created_at=now,
+            config_text=config_text,
+            config_format=config_format,
+            plan=plan,
+            rollback_of=rollback_of,
+            steps=tuple(
+                Step(name=name, position=position, kind=kind, status=StepStatus.PENDING)
+                for position, (name, kind) in enumerate(steps)
+            ),
+        )
+        return deployment, superseded
+
+    async def _supersede(
+        self, environment_id: int, app: str, number: int, now: datetime
+    ) -> builtins.list[int]:
+        reason = f"superseded by deployment #{number}"
+        # Each superseded deployment takes its next event id in the same statement.
+        rows = await self._db.fetch_all(
+            sa.update(deployments)
+            .where(
+                deployments.c.environment_id == environment_id,
+                deployments.c.app == app,
+                deployments.c.status == DeploymentStatus.CREATED.value,
+                deployments.c.number < number,
+            )
+            .values(
+                status=DeploymentStatus.SUPERSEDED.value,
+                reason=reason,
+                finished_at=now,
+                last_event_id=deployments.c.last_event_id + 1,
+            )
+            .returning(deployments.c.id, deployments.c.last_event_id)
+        )
+        data = {"status": DeploymentStatus.SUPERSEDED.value, "reason": reason}
+        await self._db.insert_rows(
+            events,
+            [
+                {
+                    "deployment_id": row["id"],
+                    "id": row["last_event_id"],
+                    "at": now,
+                    "type": "deployment",
+                    "data": data,
+                }
+                for row in rows
+            ],
+        )
+        return sorted(int(row["id"]) for row in rows)
+
+    async def get(self, deployment_id: int) -> Deployment | None:
+        """The deployment with its steps in plan order."""
+        async with self._db.session():
+            row = await self._db.fetch_one(
+                select_deployments().where(deployments.c.id == deployment_id)
+            )
+            if row is None:
+                return None
+            return (await self._with_steps([row]))[0]
+
+    async def list(
+        self, environment_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[builtins.list[Deployment], str | None]:
+        """A page of the environment's deployments with their steps, newest first, and the
+        cursor of the next page (None: no more)."""
+        pages.check_limit(limit)
+        query = (
+            select_deployments()
+            .where(deployments.c.environment_id == environment_id)
+            .order_by(deployments.c.number.desc())
+            .limit(limit + 1)
+        )
+        after = pages.decode(cursor)
+        if after is not None:
+            query = query.where(deployments.c.number < after)
+        async with self._db.session():
+            found = await self._with_steps(await self._db.fetch_all(query))
+        return pages.page(found, limit, lambda deployment: deployment.number)
+
+    async def latest_per_app(self, environment_id: int) -> builtins.list[Deployment]:
+        """Each app's newest deployment in the environment (whatever its status), by app."""
+        latest = (
+            sa.select(deployments.c.app, sa.func.max(deployments.c.number).label("number"))
+            .where(deployments.c.environment_id == environment_id)
+            .group_by(deployments.c.app)
+            .subquery()
+        )
+        query = (
+            select_deployments()
+            .join(
+                latest,
+                sa.and_(deployments.c.app == latest.c.app, deployments.c.number == latest.c.number),
+            )
+            .where(deployments.c.environment_id == environment_id)
+            .order_by(deployments.c.app)
+        )
+        async with self._db.session():
+            return await self._with_steps(await self._db.fetch_all(query))
+
+    async def _with_steps(self, rows: Sequence[Row]) -> builtins.list[Deployment]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        by_deployment: dict[int, builtins.list[Step]] = {i: [] for i in ids}
+        for step_row in await self._db.fetch_all(
+            sa.select(steps_table)
+            .where(steps_table.c.deployment_id.in_(ids))
+            .order_by(steps_table.c.deployment_id, steps_table.c.position)
+        ):
+            by_deployment[step_row["deployment_id"]].append(step_of(step_row))
+        return [deployment_of(row, by_deployment[row["id"]]) for row in rows]
+
+    async def answers(self, deployment_id: int) -> builtins.list[Answer]:
+        """The answers given to the deployment's inputs, by input name."""
+        rows = await self._db.fetch_all(
+            sa.select(answers)
+            .where(answers.c.deployment_id == deployment_id)
+            .order_by(answers.c.input)
+        )
+        return [
+            Answer(
+                input=row["input"],
+                source=row["source"],
+                value=row["value"],
+                secret_name=row["secret_name"],
+                secret_key=row["secret_key"],
+            )
+            for row in rows
+        ]
+
+    async def put_answers(self, deployment_id: int, given: Sequence[Answer]) -> None:
+        """Store answers to the deployment's inputs, replacing earlier answers to the same
+        inputs. A secret input's value never comes here: only its Secret's name and key."""
+        if not given:
+            return
+        async with self._db.write():
+            await self._db.execute(
+                sa.delete(answers).where(
+                    answers.c.deployment_id == deployment_id,
+                    answers.c.input.in_([answer.input for answer in given]),
+                )
+            )
+            await self._db.insert_rows(
+                answers,
+                [
+                    {
+                        "deployment_id": deployment_id,
+                        "input": answer.input,
+                        "value": answer.value,
+                        "secret_name": answer.secret_name,
+                        "secret_key": answer.secret_key,
+                        "source": answer.source,
+                    }
+                    for answer in given
+                ],
+            )
+
+    async def events(
+        self, deployment_id: int, *, after: int = 0, limit: int = 1000
+    ) -> builtins.list[Event]:
+        """The deployment's events with ids above `after`, oldest first, at most `limit`."""
+        rows = await self._db.fetch_all(
+            sa.select(events)
+            .where(events.c.deployment_id == deployment_id, events.c.id > after)
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        return [event_of(row) for row in rows]
+
+    async def add_event(
+        self, deployment_id: int, type: str, data: dict[str, Any], now: datetime
+    ) -> Event:
+        """Store an event with the deployment's next event id (taken in the same transaction,
+        so ids stay contiguous); NotFound when the deployment is gone."""
+        now = utc(now)
+        async with self._db.write():
+            row = await self._db.fetch_one(
+                sa.update(deployments)
+                .where(deployments.c.id == deployment_id)
+                .values(last_event_id=deployments.c.last_event_id + 1)
+                .returning(deployments.c.last_event_id)
+            )
+            if row is None:
+                raise NotFound(f"deployment {deployment_id}")
+            event_id = int(row["last_event_id"])
+            await self._db.execute(
+                sa.insert(events).values(
+                    deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
+                )
+            )
+        return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)
