@@ -1,0 +1,249 @@
+"""Field paths and sets of them, in the notation kube-apiserver writes into `managedFields`.
+
+A path element is kept as the string `fieldsV1` uses for it: `f:spec` (a field),
+`k:{"name":"web"}` (a keyed list item), `v:"x"` (a set item) or `i:0` (an item of an atomic list,
+only ever in error messages). A `FieldSet` is structured-merge-diff's `fieldpath.Set`: a trie whose
+nodes may be members themselves (written `.: {}` when they also have children). Ordering, set
+algebra and the printed forms (`.spec.template.spec.containers[name="web"].image`) follow
+structured-merge-diff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+PathElement = str
+Path = tuple[PathElement, ...]
+
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def go_json(value: Any) -> str:
+    """JSON as Go's encoding/json writes it: compact, map keys sorted, HTML characters escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    for char, escaped in _GO_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+def field(name: str) -> PathElement:
+    return "f:" + name
+
+
+def key(fields: Mapping[str, Any]) -> PathElement:
+    return "k:" + go_json(dict(fields))
+
+
+def value(item: Any) -> PathElement:
+    return "v:" + go_json(item)
+
+
+def index(i: int) -> PathElement:
+    return f"i:{i}"
+
+
+def to_string(item: Any) -> str:
+    """A value as structured-merge-diff prints it in a path: strings quoted, numbers bare."""
+    if item is None:
+        return "null"
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, float) and item.is_integer():
+        return str(int(item))
+    if isinstance(item, int | float):
+        return repr(item)
+    if isinstance(item, str):
+        return json.dumps(item, ensure_ascii=False)
+    if isinstance(item, list):
+        return "[" + ",".join(to_string(v) for v in item) + "]"
+    if isinstance(item, Mapping):
+        return "{" + ";".join(f"{k}={to_string(v)}" for k, v in sorted(item.items())) + "}"
+    return str(item)
+
+
+def element_string(pe: PathElement) -> str:
+    """`.spec`, `[name="web"]`, `[="x"]`, `[0]`."""
+    tag, body = pe[0], pe[2:]
+    if tag == "f":
+        return "." + body
+    if tag == "k":
+        fields = json.loads(body)
+        return "[" + ",".join(f"{k}={to_string(v)}" for k, v in fields.items()) + "]"
+    if tag == "v":
+        return "[=" + to_string(json.loads(body)) + "]"
+    return f"[{body}]"
+
+
+def path_string(path: Path) -> str:
+    """A path as the API server prints it: `.spec.template.spec.containers[name="web"].image`."""
+    return "".join(element_string(pe) for pe in path)
+
+
+def _value_order(item: Any) -> tuple[Any, ...]:
+    # structured-merge-diff's value.Compare: numbers < strings < booleans < lists < maps < null.
+    if item is None:
+        return (5,)
+    if isinstance(item, bool):
+        return (2, item)
+    if isinstance(item, int | float):
+        return (0, item)
+    if isinstance(item, str):
+        return (1, item)
+    if isinstance(item, list):
+        return (3, tuple(_value_order(v) for v in item))
+    if isinstance(item, Mapping):
+        return (4, tuple((k, _value_order(v)) for k, v in sorted(item.items())))
+    return (6, str(item))
+
+
+def _element_order(pe: PathElement) -> tuple[Any, ...]:
+    # Fields, then keys, then values, then indexes (PathElement.Compare).
+    tag, body = pe[0], pe[2:]
+    if tag == "f":
+        return (0, body)
+    if tag == "k":
+        return (1, tuple((k, _value_order(v)) for k, v in json.loads(body).items()))
+    if tag == "v":
+        return (2, _value_order(json.loads(body)))
+    return (3, int(body) if body.isdigit() else body)
+
+
+class FieldSet:
+    """A set of field paths (structured-merge-diff's `fieldpath.Set`)."""
+
+    __slots__ = ("children", "members")
+
+    def __init__(self) -> None:
+        self.members: set[PathElement] = set()
+        self.children: dict[PathElement, FieldSet] = {}
+
+    @classmethod
+    def of(cls, *paths: Path) -> FieldSet:
+        out = cls()
+        for path in paths:
+            out.insert(path)
+        return out
+
+    def insert(self, path: Path) -> None:
+        node = self
+        for pe in path[:-1]:
+            node = node.children.setdefault(pe, FieldSet())
+        if path:
+            node.members.add(path[-1])
+
+    def has(self, path: Path) -> bool:
+        node: FieldSet | None = self
+        for pe in path[:-1]:
+            node = node.children.get(pe) if node else None
+        return bool(node and path and path[-1] in node.members)
+
+    def child(self, pe: PathElement) -> FieldSet | None:
+        return self.children.get(pe)
+
+    def empty(self) -> bool:
+        return not self.members and not self.children
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldSet):
+            return NotImplemented
+        return self.members == other.members and self.children == other.children
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FieldSet({[path_string(p) for p in self.paths()]})"
+
+    def copy(self) -> FieldSet:
+        out = FieldSet()
+        out.members = set(self.members)
+        out.children = {pe: c.copy() for pe, c in self.children.items()}
+        return out
+
+    def union(self, other: FieldSet) -> FieldSet:
+        out = FieldSet()
+        out.members = self.members | other.members
+        for pe in self.children.keys() | other.children.keys():
+            mine, theirs = self.children.get(pe), other.children.get(pe)
+            if mine and theirs:
+                out.children[pe] = mine.union(theirs)
+            else:
+                out.children[pe] = (mine or theirs or FieldSet()).copy()
+        return out
+
+    def difference(self, other: FieldSet) -> FieldSet:
+        """Paths of self not in other; a path in other takes nothing below it (`Set.Difference`)."""
+        out = FieldSet()
+        out.members = self.members - other.members
+        for pe, mine in self.children.items():
+            theirs = other.children.get(pe)
+            rest = mine.difference(theirs) if theirs else mine.copy()
+            if not rest.empty():
+                out.children[pe] = rest
+        return out
+
+    def intersection(self, other: FieldSet) -> FieldSet:
+        out = FieldSet()
+        out.members = self.members & other.members
+        for pe, mine in self.children.items():
+            theirs = other.children.get(pe)
+            both = mine.intersection(theirs) if theirs else None
+            if both is not None and not both.empty():
+                out.children[pe] = both
+        return out
+
+    def without(self, pe: PathElement) -> FieldSet:
+        """Self without `pe` and everything below it."""
+        out = self.copy()
+        out.members.discard(pe)
+        out.children.pop(pe, None)
+        return out
+
+    def only(self, pes: set[PathElement]) -> FieldSet:
+        """Self restricted to the top-level elements `pes` and what lies below them."""
+        out = FieldSet()
+        out.members = self.members & pes
+        out.children = {pe: c.copy() for pe, c in self.children.items() if pe in pes}
+        return out
+
+    def paths(self, prefix: Path = ()) -> Iterator[Path]:
+        """Every member, in structured-merge-diff's order: a level's members, then its children."""
+        for pe in sorted(self.members, key=_element_order):
+            yield (*prefix, pe)
+        for pe in sorted(self.children, key=_element_order):
+            yield from self.children[pe].paths((*prefix, pe))
+
+    def to_fields_v1(self) -> dict[str, Any]:
+        """The `fieldsV1` object: `.` first, then elements sorted as kube-apiserver writes them."""
+        return self._emit(include_self=False)
+
+    def _emit(self, include_self: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if include_self and not self.empty():
+            out["."] = {}
+        for pe in sorted(self.members | self.children.keys(), key=_element_order):
+            node = self.children.get(pe)
+            out[pe] = node._emit(pe in self.members) if node else {}
+        return out
+
+    @classmethod
+    def from_fields_v1(cls, data: Mapping[str, Any]) -> FieldSet:
+        """Parse a `fieldsV1` object; raises ValueError when it is not one."""
+        out = cls()
+        for pe, sub in data.items():
+            if pe == ".":
+                continue
+            if not isinstance(sub, Mapping) or pe[:2] not in ("f:", "k:", "v:", "i:"):
+                raise ValueError(f"invalid fieldsV1 element {pe!r}")
+            if not sub or "." in sub:
+                out.members.add(pe)
+            if any(k != "." for k in sub):
+                out.children[pe] = cls.from_fields_v1(sub)
+        return out
