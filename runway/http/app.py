@@ -12,7 +12,7 @@ from runway.http import errors
 from runway.http.context import Context
 from runway.http.routes import accounts, deployments, environments, meta, users
 from runway.http.settings import Settings
-from runway.store import Store
+from runway.store import Store, StoreError
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -45,6 +45,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         exception_handlers={
             errors.ApiError: errors.on_api_error,
             HTTPException: errors.on_http_exception,
+            StoreError: errors.on_store_error,
             Exception: errors.on_unexpected,
         },
     )

@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from runway.store import DatabaseUnavailable, InvalidCursor, NotFound
+
 log = logging.getLogger("runway.http")
 
 
@@ -73,6 +75,19 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if exc.status_code != 404 else f"no such path: {request.url.path}"
     return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+async def on_store_error(request: Request, exc: Exception) -> Response:
+    """The store's refusals that reach a handler: a row gone meanwhile, a cursor not ours, a
+    database that went away."""
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", f"{exc.what} not found")
+    if isinstance(exc, InvalidCursor):
+        return error_response(422, "invalid", "cursor is not one this server gave out")
+    if isinstance(exc, DatabaseUnavailable):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "database_unavailable", "the database is not reachable")
+    return await on_unexpected(request, exc)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

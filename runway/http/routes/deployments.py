@@ -67,10 +67,7 @@ async def list_deployments(request: Request) -> Response:
     env = await environment(request, who)
     ctx = context(request)
     limit, cursor = page(request)
-    try:
-        found, next_cursor = await ctx.store.deployments.list(env.id, limit=limit, cursor=cursor)
-    except ValueError:
-        raise invalid("cursor is not one this server gave out") from None
+    found, next_cursor = await ctx.store.deployments.list(env.id, limit=limit, cursor=cursor)
     items = [deployment_summary(d, ctx.settings.monitor_url(d.id)) for d in found]
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from runway.auth import AuthError, check_environment_name
 from runway.http.context import context
-from runway.http.errors import ApiError, invalid, not_found
+from runway.http.errors import ApiError, not_found
 from runway.http.requests import Caller, Fields, caller, json_body, page
 from runway.http.views import deployment_summary, environment_view
 from runway.store import AlreadyExists
@@ -42,12 +42,9 @@ async def list_environments(request: Request) -> Response:
     who = await caller(request)
     user = await owner(request, who)
     limit, cursor = page(request)
-    try:
-        found, next_cursor = await context(request).store.environments.list(
-            user.id, limit=limit, cursor=cursor
-        )
-    except ValueError:
-        raise invalid("cursor is not one this server gave out") from None
+    found, next_cursor = await context(request).store.environments.list(
+        user.id, limit=limit, cursor=cursor
+    )
     return JSONResponse({"items": [environment_view(e) for e in found], "next_cursor": next_cursor})
 
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from runway.auth import AuthError
 from runway.auth.passwords import MAX_LENGTH, check_password
 from runway.http.context import context
-from runway.http.errors import ApiError, invalid, not_found
+from runway.http.errors import ApiError, not_found
 from runway.http.requests import Fields, admin, caller, json_body, page
 from runway.http.routes.accounts import _new_account
 from runway.http.views import key_view, user_view
@@ -44,10 +44,7 @@ _QUOTA_KEYS = (
 async def list_users(request: Request) -> Response:
     await admin(request)
     limit, cursor = page(request)
-    try:
-        users, next_cursor = await context(request).store.users.list(limit=limit, cursor=cursor)
-    except ValueError:
-        raise invalid("cursor is not one this server gave out") from None
+    users, next_cursor = await context(request).store.users.list(limit=limit, cursor=cursor)
     return JSONResponse({"items": [user_view(u) for u in users], "next_cursor": next_cursor})
 
 
