@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from store_worlds import PG_HOST, PG_PORT, Postgres, Raw, in_thread, pg_reachable
 
 from runway.store import Store, sqlite_url
+from tests.store.store_worlds import PG_HOST, PG_PORT, Postgres, Raw, in_thread, pg_reachable
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, timedelta, timezone
 
 import pytest
-from store_worlds import NOW, PLAN, Raw, a_deployment, a_user, an_environment
 
 from runway.store import (
     Answer,
@@ -18,6 +17,7 @@ from runway.store import (
     Store,
     TokenKind,
 )
+from tests.store.store_worlds import NOW, PLAN, Raw, a_deployment, a_user, an_environment
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ import asyncio
 import re
 
 import pytest
-from store_worlds import NOW, Raw, a_deployment, a_user, an_environment
 
 from runway.store import AlreadyExists, OnFailure, Role, Store, namespace_candidates
+from tests.store.store_worlds import NOW, Raw, a_deployment, a_user, an_environment
 
 pytestmark = pytest.mark.anyio
 DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")

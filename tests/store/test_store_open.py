@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
-from store_worlds import Postgres, Raw
 
 from runway.store import (
     SCHEMA_VERSION,
@@ -21,6 +20,7 @@ from runway.store import (
     sqlite_url,
 )
 from runway.store.tables import metadata
+from tests.store.store_worlds import Postgres, Raw
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from store_worlds import NOW, Raw, a_user
 
 from runway.store import AlreadyExists, InvalidCursor, Role, Store, TokenKind
+from tests.store.store_worlds import NOW, Raw, a_user
 
 pytestmark = pytest.mark.anyio
 
