@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import uvicorn
 
 from runway.auth import (
     AuthError,
@@ -52,7 +57,6 @@ def run_serve(args: Namespace) -> int:
 
 
 async def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn  # the server runs only here
 
     store = await Store.open(settings.database_url)
     try:
@@ -60,12 +64,30 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         config = uvicorn.Config(
             create_app(settings, store), host=host, port=port, log_level="info", lifespan="on"
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         log.info("runway serving %s (database: %s)", settings.public_url, store.backend)
         await server.serve()
         return 0 if server.started else 1
     finally:
         await store.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, except that SIGTERM and SIGINT end `serve()` and return: uvicorn's own handling
+    re-raises the signal once it has shut down, which kills the process before runway closes
+    its database."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for number in signals:
+            loop.add_signal_handler(number, self.handle_exit, number, None)
+        try:
+            yield
+        finally:
+            for number in signals:
+                loop.remove_signal_handler(number)
 
 
 async def announce_setup_token(store: Store, settings: Settings) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from runway.config.schema import config_schema
+
 Schema = dict[str, Any]
 
 _TIME: Schema = {"type": "string", "format": "date-time"}
 _OPT_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 _NAME: Schema = {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 32}
 _PASSWORD: Schema = {"type": "string", "minLength": 10, "maxLength": 1024}
+_TEXT: Schema = {"type": "string", "minLength": 1}
 
 
 def _ref(name: str) -> Schema:
@@ -46,6 +49,14 @@ _QUESTION_REQUIRED = [
     "name", "prompt", "description", "type", "choices", "pattern", "default",
     "generate", "needed_by", "answered", "source",
 ]  # fmt: skip
+
+_ENVIRONMENT: dict[str, Schema] = {
+    "name": {"type": "string"},
+    "owner": {"type": "string"},
+    "namespace": {"type": "string"},
+    "on_failure": {"enum": ["manual", "rollback"]},
+    "created_at": _TIME,
+}
 
 _SUMMARY: dict[str, Schema] = {
     "id": {"type": "integer"},
@@ -120,36 +131,31 @@ SCHEMAS: dict[str, Schema] = {
             "expires_at": _TIME,
         }
     ),
-    "Environment": _object(
+    "Environment": _object(_ENVIRONMENT),
+    "EnvironmentDetail": _object(
         {
-            "name": {"type": "string"},
-            "owner": {"type": "string"},
-            "namespace": {"type": "string"},
-            "on_failure": {"enum": ["manual", "rollback"]},
-            "created_at": _TIME,
+            **_ENVIRONMENT,
+            "apps": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": {"type": "string"},
+                        "services": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "name": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "status": {"enum": [*_STEP_STATES, None]},
+                                }
+                            ),
+                        },
+                        "latest_deployment": _ref("DeploymentSummary"),
+                    }
+                ),
+            },
         }
     ),
-    "EnvironmentDetail": {
-        "allOf": [
-            _ref("Environment"),
-            {
-                "type": "object",
-                "properties": {
-                    "apps": {
-                        "type": "array",
-                        "items": _object(
-                            {
-                                "name": {"type": "string"},
-                                "services": {"type": "array", "items": {"type": "object"}},
-                                "latest_deployment": _ref("DeploymentSummary"),
-                            }
-                        ),
-                    }
-                },
-                "required": ["apps"],
-            },
-        ]
-    },
     "DeploymentSummary": _object(_SUMMARY),
     "Step": _object(
         {
@@ -266,13 +272,13 @@ _PAGE = (
     _query("cursor", {"type": "string"}, "next_cursor of the previous page."),
 )
 _OWNER = _query("owner", {"type": "string"}, "Admins: another user's environments.")
-_ENV = _path_param("env", {"type": "string"})
-_ID = _path_param("id", {"type": "integer", "minimum": 1})
-_NAME_PARAM = _path_param("name", {"type": "string"})
+_ENV = _path_param("env", _NAME)
+_ID = _path_param("id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+_NAME_PARAM = _path_param("name", _NAME)
 
 
 def _paths() -> dict[str, dict[str, Schema]]:
-    credentials = _object({"username": {"type": "string"}, "password": {"type": "string"}})
+    credentials = _object({"username": _TEXT, "password": _TEXT})
     account = _object({"username": _NAME, "password": _PASSWORD})
     return {
         "/api/v1/setup": {
@@ -282,7 +288,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 body=_json(
                     _object(
                         {
-                            "setup_token": {"type": "string"},
+                            "setup_token": _TEXT,
                             "username": _NAME,
                             "password": _PASSWORD,
                         }
@@ -309,7 +315,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 body=_json(
                     _object(
                         {
-                            "name": {"type": "string"},
+                            "name": _TEXT,
                             "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650},
                         },
                         required=["name"],
@@ -344,9 +350,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "patch": _op(
                 "Change the caller's password (other sessions end)",
                 (200, "The caller", _ref("User")),
-                body=_json(
-                    _object({"current_password": {"type": "string"}, "password": _PASSWORD})
-                ),
+                body=_json(_object({"current_password": _TEXT, "password": _PASSWORD})),
                 errors=(403,),
             ),
         },
@@ -355,7 +359,14 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "post": _op(
                 "Add an SSH public key (for the dashboard over SSH)",
                 (201, "The key", _ref("Key")),
-                body=_json(_object({"name": {"type": "string"}, "public_key": {"type": "string"}})),
+                body=_json(
+                    _object(
+                        {
+                            "name": _TEXT,
+                            "public_key": {"type": "string", "pattern": "^(ssh-|ecdsa-|sk-)"},
+                        }
+                    )
+                ),
                 errors=(409,),
             ),
         },
@@ -466,7 +477,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 body={
                     "content": {
                         "application/yaml": {"schema": {"type": "string"}},
-                        "application/json": {"schema": {"$ref": "/api/v1/schema/config"}},
+                        "application/json": {"schema": _ref("Configuration")},
                     }
                 },
                 errors=(404,),
@@ -503,6 +514,31 @@ def _paths() -> dict[str, dict[str, Schema]]:
     }
 
 
+def _configuration_schemas() -> dict[str, Schema]:
+    """The configuration's JSON Schema as components: its `$defs` become `Config<Name>` so every
+    `$ref` resolves inside this document."""
+    schema = config_schema()
+    definitions = schema.pop("$defs")
+    schema.pop("$schema", None)
+    names = {
+        f"#/$defs/{name}": f"#/components/schemas/Config{name.title()}" for name in definitions
+    }
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: names.get(value, value) if key == "$ref" else rewrite(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    found = {"Configuration": rewrite(schema)}
+    found.update((f"Config{name.title()}", rewrite(part)) for name, part in definitions.items())
+    return found
+
+
 def openapi_document(public_url: str) -> Schema:
     """The document, with `public_url` as the server."""
     return {
@@ -516,7 +552,7 @@ def openapi_document(public_url: str) -> Schema:
         "servers": [{"url": public_url}],
         "paths": _paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **_configuration_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

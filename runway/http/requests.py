@@ -65,7 +65,7 @@ async def body_bytes(request: Request) -> bytes:
     """The request body, refused with 413 past the limit without reading it all."""
     limit = context(request).settings.max_body
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and _decimal(declared) and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -154,6 +154,8 @@ class Fields:
         value = self.body.get(name)
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 30.0 is 30, as JSON Schema counts it
         if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
             self.problems.append(
                 {"path": name, "message": f"must be an integer from {minimum} to {maximum}"}
@@ -177,9 +179,25 @@ class Fields:
             raise invalid("the request has invalid fields", self.problems)
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes superscripts and other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
+def path_id(request: Request, name: str = "id") -> int | None:
+    """A numeric id from the path, or None when it cannot be one (letters, or past 64 bits)."""
+    raw: str = request.path_params[name]
+    if not _decimal(raw) or len(raw) > 19 or int(raw) > _ID_MAX:
+        return None
+    return int(raw)
+
+
+_ID_MAX = 2**63 - 1
+
+
 def page(request: Request) -> tuple[int, str | None]:
     """`?limit=&cursor=` (limit 1-200, default 50)."""
     raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    if not _decimal(raw) or not 1 <= int(raw) <= 200:
         raise invalid("limit must be an integer from 1 to 200")
     return int(raw), request.query_params.get("cursor") or None

@@ -21,7 +21,7 @@ from runway.auth import (
 from runway.auth.passwords import MAX_LENGTH, check_password
 from runway.http.context import Context, context
 from runway.http.errors import ApiError, not_found
-from runway.http.requests import Fields, address, admin, caller, json_body
+from runway.http.requests import Fields, address, admin, caller, json_body, path_id
 from runway.http.views import iso, token_view, user_view
 from runway.store import AlreadyExists
 from runway.store.records import Role, TokenKind, User
@@ -150,12 +150,12 @@ async def create_token(request: Request) -> Response:
 
 async def revoke_token(request: Request) -> Response:
     who = await caller(request)
-    raw = request.path_params["id"]
+    token_id = path_id(request)
     ctx = context(request)
-    if not raw.isdigit() or not await ctx.store.credentials.revoke_token(
-        who.user.id, int(raw), ctx.now()
+    if token_id is None or not await ctx.store.credentials.revoke_token(
+        who.user.id, token_id, ctx.now()
     ):
-        raise not_found(f"token {raw}")
+        raise not_found(f"token {request.path_params['id']}")
     return Response(status_code=204)
 
 

@@ -20,6 +20,7 @@ from runway.http.requests import (
     body_bytes,
     caller,
     page,
+    path_id,
     require_media_type,
 )
 from runway.http.routes.environments import environment
@@ -86,11 +87,11 @@ async def get_deployment(request: Request) -> Response:
 async def visible_deployment(request: Request, who: Caller) -> Deployment:
     """The deployment of the path, if it is in one of the caller's environments (or the caller is
     an admin); 404 otherwise."""
-    raw = request.path_params["id"]
+    deployment_id = path_id(request)
     ctx = context(request)
-    found = await ctx.store.deployments.get(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    found = await ctx.store.deployments.get(deployment_id) if deployment_id is not None else None
     if found is None or (found.owner != who.user.name and not who.user.is_admin):
-        raise not_found(f"deployment {raw}")
+        raise not_found(f"deployment {request.path_params['id']}")
     return found
 
 

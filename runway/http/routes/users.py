@@ -15,7 +15,7 @@ from runway.auth import AuthError
 from runway.auth.passwords import MAX_LENGTH, check_password
 from runway.http.context import context
 from runway.http.errors import ApiError, not_found
-from runway.http.requests import Fields, admin, caller, json_body, page
+from runway.http.requests import Fields, admin, caller, json_body, page, path_id
 from runway.http.routes.accounts import _new_account
 from runway.http.views import key_view, user_view
 from runway.store import AlreadyExists
@@ -193,11 +193,9 @@ def parse_public_key(text: str) -> tuple[str, str]:
 
 async def delete_key(request: Request) -> Response:
     who = await caller(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit() or not await context(request).store.users.delete_key(
-        who.user.id, int(raw)
-    ):
-        raise not_found(f"key {raw}")
+    key_id = path_id(request)
+    if key_id is None or not await context(request).store.users.delete_key(who.user.id, key_id):
+        raise not_found(f"key {request.path_params['id']}")
     return Response(status_code=204)
 
 
