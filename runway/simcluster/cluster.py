@@ -20,6 +20,7 @@ import uvicorn
 from runway.simcluster.app import RecordedRequest, create_app
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import NAMESPACES, Catalogue
+from runway.simcluster.controllers import CONTROLLERS, Behaviour, Controllers
 from runway.simcluster.deletion import Lifecycle
 from runway.simcluster.errors import SimClusterError
 from runway.simcluster.kubeconfig import (
@@ -88,6 +89,8 @@ class SimCluster:
         self.lifecycle = Lifecycle(self.objects, namespace_delay=namespace_delay)
         self.bookmark_interval = bookmark_interval
         self.requests: deque[RecordedRequest] = deque(maxlen=10_000)
+        self.behaviour = Behaviour()
+        self.controllers = Controllers(self, CONTROLLERS)
         self.token: str | None = None
         self.address = "127.0.0.1:0"
         self._url: str | None = None
@@ -166,6 +169,7 @@ class SimCluster:
             self._task.result()
             raise ListenError(f"the simulated cluster did not start on {host}:{bound}")
         self._url = f"{'https' if tls else 'http'}://{self.address}"
+        await self.controllers.start()
         log.info("runway-sim (simulated): Kubernetes API served at %s", self._url)
 
     @staticmethod
@@ -185,6 +189,7 @@ class SimCluster:
 
     async def stop(self) -> None:
         """End every watch and stop serving."""
+        await self.controllers.stop()
         self.lifecycle.stop()
         self.store.close_all()
         if self._server is not None and self._task is not None:
