@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from runway.config.source import MAX_PROBLEMS, Document
 from runway.config.suggest import did_you_mean
 
 Member = TypeVar("Member", bound=StrEnum)
+Item = TypeVar("Item")
 
 
 HINTS = 100
@@ -185,6 +186,23 @@ class Checker:
             hint = self.hint(text, names) or f"; expected one of {', '.join(names)}"
             self.problem(path, f"unknown {what} '{text}'{hint}")
             return None
+
+    def unique(
+        self,
+        path: Path,
+        items: Iterable[object],
+        read: Callable[[Path, object], Item | None],
+        shown: Callable[[Item], str] = lambda value: f"'{value}'",
+    ) -> list[Item]:
+        """The items of a list read one by one, each at most once (`'x' is listed twice`)."""
+        found: list[Item] = []
+        for index, item in enumerate(items):
+            value = read((*path, index), item)
+            if value is not None and value in found:
+                self.problem((*path, index), f"{shown(value)} is listed twice")
+            elif value is not None:
+                found.append(value)
+        return found
 
     def integer(
         self, path: Path, value: object, minimum: int | None = None, maximum: int | None = None

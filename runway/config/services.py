@@ -169,14 +169,13 @@ def _env(check: Checker, path: Path, value: object) -> dict[str, str]:
 
 def _ports(check: Checker, path: Path, value: object) -> tuple[int, ...]:
     items = check.sequence((*path, "ports"), value, "a list of port numbers")
-    ports: list[int] = []
     low, high = fields.PORT_RANGE
-    for index, item in enumerate(items or ()):
-        port = check.integer((*path, "ports", index), item, low, high)
-        if port is not None and port in ports:
-            check.problem((*path, "ports", index), f"port {port} is listed twice")
-        elif port is not None:
-            ports.append(port)
+    ports = check.unique(
+        (*path, "ports"),
+        items or (),
+        lambda where, item: check.integer(where, item, low, high),
+        lambda port: f"port {port}",
+    )
     return tuple(ports)
 
 

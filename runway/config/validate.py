@@ -144,14 +144,7 @@ def _choices(
         return ()
     if not items:
         check.problem((*path, "choices"), "must list at least one choice")
-    choices: list[str] = []
-    for index, item in enumerate(items):
-        text = check.text((*path, "choices", index), item)
-        if text is not None and text in choices:
-            check.problem((*path, "choices", index), f"'{text}' is listed twice")
-        elif text is not None:
-            choices.append(text)
-    return tuple(choices)
+    return tuple(check.unique((*path, "choices"), items, check.text))
 
 
 def _pattern(

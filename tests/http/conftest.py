@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -40,17 +41,30 @@ async def _drop(name: str) -> None:
         await connection.close()
 
 
+@asynccontextmanager
+async def a_postgres_database() -> AsyncIterator[str]:
+    """The URL of a fresh Postgres database, dropped afterwards."""
+    name = await _postgres_database()
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        await _drop(name)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
     """Every test of the API runs on the embedded default and on Postgres."""
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
-    name = await _postgres_database()
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        await _drop(name)
+    async with a_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with a_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from runway.cli.serving import announce_setup_token
 from runway.http import Settings, create_app
 from runway.store import Store
 from runway.store.records import Role
-from tests.http.conftest import POSTGRES, _drop, _postgres_database
 from tests.http.worlds import PASSWORD, PUBLIC_URL
 
 pytestmark = pytest.mark.anyio
@@ -52,15 +51,6 @@ class Server:
             base_url=PUBLIC_URL,
             headers=headers,
         )
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    name = await _postgres_database()
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        await _drop(name)
 
 
 @pytest.fixture
