@@ -144,3 +144,29 @@ def test_broken_json_is_reported_as_json(tmp_path):
     broken.write_text('{"runway": 1,\n "app": "a"\n "services": {}}')
     result = run("plan", str(broken))
     assert result.stderr.splitlines()[0] == f"{broken}:3: not valid JSON: Expecting ',' delimiter"
+
+
+def test_a_bad_environment_variable_of_serve_does_not_break_plan(monkeypatch):
+    monkeypatch.setenv("RUNWAY_PORT", "abc")
+    assert run("plan", str(BLOG)).returncode == 0
+    serve = run("serve")
+    assert serve.returncode == 2
+    assert "Traceback" not in serve.stderr
+    assert "--port" in serve.stderr
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"runway: cannot listen on 127.0.0.1:{port}")
+    )
+    assert "Traceback" not in result.stderr

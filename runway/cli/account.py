@@ -58,8 +58,12 @@ def run_passwd(args: Namespace) -> int:
         return fail(str(error))
     if again and again[0] != new:
         return fail("the two new passwords differ")
+    url = (args.url or saved.url).rstrip("/")
+    if url != saved.url:
+        # The saved token belongs to the server it came from: never send it anywhere else.
+        return fail(f"not logged in to {url}; run: runway login {url} --user NAME")
     try:
-        asyncio.run(_passwd(args.url or saved.url, saved.token, current, new))
+        asyncio.run(_passwd(url, saved.token, current, new))
     except ClientError as error:
         details = "; ".join(str(d.get("message")) for d in error.details)
         return fail(f"{error.message}{': ' + details if details else ''}")

@@ -17,6 +17,15 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"RUNWAY_{name}", default)
 
 
+def _port(text: str) -> int:
+    """A port number; argparse turns the ValueError into a usage error (exit 2), for a flag and
+    for RUNWAY_PORT alike (a string default goes through `type` too)."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
 def _database_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add(
@@ -42,7 +51,7 @@ def add_commands(commands: Commands) -> None:
     )
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="default 127.0.0.1")
     serve.add_argument(
-        "--port", type=int, default=int(_env("PORT", "8080") or 8080), help="default 8080"
+        "--port", type=_port, default=_env("PORT", "8080"), help="default 8080 (0: a free one)"
     )
     _database_flags(serve)
     serve.add_argument(

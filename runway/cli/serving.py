@@ -24,9 +24,9 @@ from runway.auth import (
 from runway.auth.passwords import check_password
 from runway.cli.common import Namespace, fail, read_passwords
 from runway.http import Settings, create_app
+from runway.http.access import AccessLog
 from runway.http.settings import SETUP_TOKEN_LIFETIME
 from runway.store import Store, StoreError, sqlite_url
-from runway.store.records import Role
 
 log = logging.getLogger("runway")
 
@@ -43,30 +43,56 @@ def run_serve(args: Namespace) -> int:
         trusted = parse_networks(args.trusted_proxies or "")
     except ValueError as error:
         return fail(f"--trusted-proxies: {error}")
-    port = args.port or _free_port(args.host)
+    try:
+        listening = _listen(args.host, args.port)
+    except OSError as error:
+        return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+    port = listening.getsockname()[1]
     public_url = args.public_url or f"http://{args.host}:{port}"
     settings = Settings(
         database_url=database_url(args), public_url=public_url, trusted_proxies=trusted
     )
     try:
-        return asyncio.run(_serve(settings, args.host, port))
+        return asyncio.run(_serve(settings, listening))
     except StoreError as error:
         return fail(str(error))
-    except OSError as error:
-        return fail(f"cannot listen on {args.host}:{port}: {error.strerror or error}")
+    finally:
+        listening.close()
 
 
-async def _serve(settings: Settings, host: str, port: int) -> int:
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so that a port in use is one clear line (uvicorn would
+    log a traceback-like message and exit 3). IPPROTO_TCP explicitly: asyncio turns on
+    TCP_NODELAY for accepted connections only then."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    listening.setblocking(False)
+    return listening
+
+
+async def _serve(settings: Settings, listening: socket.socket) -> int:
 
     store = await Store.open(settings.database_url)
     try:
         await announce_setup_token(store, settings)
         config = uvicorn.Config(
-            create_app(settings, store), host=host, port=port, log_level="info", lifespan="on"
+            AccessLog(create_app(settings, store)),
+            log_level="info",
+            lifespan="on",
+            access_log=False,  # AccessLog instead: it keeps invite secrets out of the log
         )
         server = _Server(config)
         log.info("runway serving %s (database: %s)", settings.public_url, store.backend)
-        await server.serve()
+        await server.serve(sockets=[listening])
+        # uvicorn exits on its own when it cannot bind (it says why in the log): exit 1 then,
+        # not uvicorn's own status.
         return 0 if server.started else 1
     finally:
         await store.close()
@@ -115,13 +141,6 @@ async def announce_setup_token(store: Store, settings: Settings) -> None:
     )
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def run_setup(args: Namespace) -> int:
     try:
         return asyncio.run(_setup(args))
@@ -154,7 +173,9 @@ async def _setup(args: Namespace) -> int:
             print(f"setup token (valid until {expires.isoformat(timespec='minutes')}): {token}")
             return 0
         hashed = PasswordHasher().hash(password)
-        user = await store.users.create(args.admin, hashed, Role.ADMIN)
+        user = await store.users.create_first_admin_directly(args.admin, hashed, datetime.now(UTC))
+        if user is None:
+            return fail("runway is set up already (a user exists); log in instead")
         print(f"admin '{user.name}' created; log in with: runway login URL --user {user.name}")
         return 0
     finally:

@@ -18,6 +18,11 @@ def add_commands(commands: Commands) -> None:
     sim.add_argument(
         "--tls", action="store_true", help="serve HTTPS with a generated certificate and a token"
     )
+    sim.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the test-only admin API under /_sim (delays, faults, volume files, requests)",
+    )
     sim.set_defaults(run=run_sim_cluster)
 
 
@@ -25,4 +30,6 @@ def run_sim_cluster(args: Namespace) -> int:
     # Imported here: only this command needs the simulator.
     from runway.simcluster.standalone import run
 
-    return run(host=args.host, port=args.port, kubeconfig=args.kubeconfig, tls=args.tls)
+    return run(
+        host=args.host, port=args.port, kubeconfig=args.kubeconfig, tls=args.tls, admin=args.admin
+    )

@@ -68,6 +68,8 @@ class Client:
             response = await self._http.request(
                 method, path, json=json, content=content, headers=headers
             )
+        except httpx.InvalidURL as error:
+            raise ClientError(0, "invalid_url", f"{self.url} is not a URL: {error}") from None
         except httpx.HTTPError as error:
             raise ClientError(0, "unreachable", f"cannot reach {self.url}: {error}") from None
         if response.status_code == 204:

@@ -6,13 +6,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 
 from runway.auth import InviteSigner
 from runway.http.settings import Settings
 from runway.planner import Plan
 from runway.store import Store
+
+HASHING_THREADS = 2
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -30,6 +36,15 @@ class Context:
     """Made on first use from the installation's key in the database."""
     plans: OrderedDict[int, Plan] = field(default_factory=OrderedDict)
     """Stored plans already read, by deployment id, least recently used first."""
+    hashing: anyio.CapacityLimiter | None = None
+    """Password hashing takes 64 MiB and tens of milliseconds a call: a burst of logins must
+    queue for a few threads, not take gigabytes."""
+
+    async def password_work(self, work: Callable[..., T], *args: Any) -> T:
+        """Run a password hasher call in a thread, a few at a time."""
+        if self.hashing is None:
+            self.hashing = anyio.CapacityLimiter(HASHING_THREADS)
+        return await anyio.to_thread.run_sync(work, *args, limiter=self.hashing)
 
 
 def context(request: Request) -> Context:

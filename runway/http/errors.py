@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from runway.http.access import loggable
 from runway.store import DatabaseUnavailable, InvalidCursor, NotFound
 
 log = logging.getLogger("runway.http")
@@ -85,12 +86,14 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, InvalidCursor):
         return error_response(422, "invalid", "cursor is not one this server gave out")
     if isinstance(exc, DatabaseUnavailable):
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.error(
+            "database unavailable on %s %s: %s", request.method, loggable(request.url.path), exc
+        )
         return error_response(503, "database_unavailable", "the database is not reachable")
     return await on_unexpected(request, exc)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     # Logged with its traceback for the operator; the client learns only that it was our fault.
-    log.exception("internal error on %s %s", request.method, request.url.path)
+    log.exception("internal error on %s %s", request.method, loggable(request.url.path))
     return error_response(500, "internal", "internal error; the server log has the details")

@@ -8,9 +8,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from runway.auth import client_address, token_hash
+from runway.auth import AuthError, check_username, client_address, token_hash
+from runway.auth.passwords import MAX_LENGTH, check_password
 from runway.http.context import context
 from runway.http.errors import ApiError, invalid
+from runway.store.pages import MAX_ID
 from runway.store.records import Token, User
 
 JSON_TYPES = ("application/json",)
@@ -58,7 +60,9 @@ def address(request: Request) -> str:
     """The client's address, through forwarding headers only from trusted proxies."""
     peer = request.client.host if request.client else None
     trusted = context(request).settings.trusted_proxies
-    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+    # Every X-Forwarded-For line: a proxy may add its own line after the client's.
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(peer, forwarded, trusted)
 
 
 async def body_bytes(request: Request) -> bytes:
@@ -136,6 +140,9 @@ class Fields:
         if not isinstance(value, str):
             self.problems.append({"path": name, "message": "must be a string"})
             return None
+        if not storable(value):
+            self.problems.append({"path": name, "message": "must be text without NUL characters"})
+            return None
         if len(value) > limit:
             self.problems.append({"path": name, "message": f"must be at most {limit} characters"})
             return None
@@ -179,6 +186,18 @@ class Fields:
             raise invalid("the request has invalid fields", self.problems)
 
 
+def storable(text: str) -> bool:
+    """Text the databases can keep: Postgres refuses NUL, and a lone surrogate (JSON allows
+    `\\ud800`) is not UTF-8 at all."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decimal(text: str) -> bool:
     """ASCII digits only: `str.isdigit` also takes superscripts and other scripts' digits."""
     return text.isascii() and text.isdigit()
@@ -187,12 +206,12 @@ def _decimal(text: str) -> bool:
 def path_id(request: Request, name: str = "id") -> int | None:
     """A numeric id from the path, or None when it cannot be one (letters, or past 64 bits)."""
     raw: str = request.path_params[name]
-    if not _decimal(raw) or len(raw) > 19 or int(raw) > _ID_MAX:
+    if not _decimal(raw) or len(raw) > 10 or int(raw) > _ID_MAX:
         return None
     return int(raw)
 
 
-_ID_MAX = 2**63 - 1
+_ID_MAX = MAX_ID
 
 
 def page(request: Request) -> tuple[int, str | None]:
@@ -201,3 +220,20 @@ def page(request: Request) -> tuple[int, str | None]:
     if not _decimal(raw) or not 1 <= int(raw) <= 200:
         raise invalid("limit must be an integer from 1 to 200")
     return int(raw), request.query_params.get("cursor") or None
+
+
+def new_account(fields: Fields) -> tuple[str, str]:
+    """A new user name and password from a request, their problems recorded in `fields`."""
+    username = fields.text("username", limit=64)
+    password = fields.text("password", limit=MAX_LENGTH)
+    for name, value, check in (
+        ("username", username, check_username),
+        ("password", password, check_password),
+    ):
+        if not value:
+            continue
+        try:
+            check(value)
+        except AuthError as error:
+            fields.problem(name, str(error))
+    return username, password

@@ -205,6 +205,12 @@ class Credentials:
                         invites.c.nonce_hash == nonce_hash,
                         invites.c.used_at.is_(None),
                         invites.c.expires_at > now,
+                        # Only an admin who still is one, and not disabled, vouches for a person.
+                        invites.c.created_by.in_(
+                            sa.select(users.c.id).where(
+                                users.c.role == Role.ADMIN.value, users.c.disabled.is_(False)
+                            )
+                        ),
                     )
                     .values(used_at=now)
                     .returning(invites.c.role)
@@ -237,6 +243,45 @@ class Credentials:
             assert row is not None
             self._signing_key = bytes.fromhex(row["value"])
         return self._signing_key
+
+    async def attempt(
+        self, keys: Sequence[str], at: datetime, since: datetime
+    ) -> list[list[datetime]]:
+        """Count a login attempt under each of `keys` and return, per key, the attempts since
+        `since` before this one (oldest first). Reading and counting happen under a lock per key,
+        so a burst of concurrent attempts cannot all read the counts before any is recorded.
+        Older attempts of these keys are forgotten. The caller forgets this attempt when it
+        succeeds (`forget_attempt`)."""
+        found: list[list[datetime]] = []
+        async with self._db.write():
+            await self._db.lock(*(f"runway:login:{key}" for key in keys))
+            for key in keys:
+                await self._db.execute(
+                    sa.delete(login_attempts).where(
+                        login_attempts.c.key == key, login_attempts.c.at < since
+                    )
+                )
+                found.append(await self.failures(key, since))
+            await self._db.insert_rows(login_attempts, [{"key": k, "at": at} for k in keys])
+        return found
+
+    async def forget_attempt(self, keys: Sequence[str], at: datetime) -> None:
+        """A successful login: the attempt recorded at `at` under `keys` was no failure."""
+        async with self._db.write():
+            await self._db.execute(
+                sa.delete(login_attempts).where(
+                    login_attempts.c.key.in_(list(keys)), login_attempts.c.at == at
+                )
+            )
+
+    async def setup_token_matches(self, token_hash: str, now: datetime) -> bool:
+        """Whether `token_hash` is the valid setup token's (checked before any costly work)."""
+        row = await self._db.fetch_one(
+            sa.select(setup_token.c.id).where(
+                setup_token.c.token_hash == token_hash, setup_token.c.expires_at > now
+            )
+        )
+        return row is not None
 
     async def record_failure(self, keys: Sequence[str], at: datetime) -> None:
         """One failed login attempt, counted under each of `keys` (e.g. user and address)."""

@@ -169,7 +169,17 @@ class Db:
         async with self._db.connection():
             yield
 
-    @asynccontextmanager
+    async def lock(self, *names: str) -> None:
+        """Inside `write()`: hold named locks until the transaction ends, so that check-then-write
+        sequences on rows that may not exist yet (counts, first users) run one at a time across
+        every instance. SQLite needs none: its write transactions already run one at a time."""
+        if self.backend == "postgresql":
+            for name in sorted(set(names)):  # one order everywhere: no deadlock
+                await self.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))").bindparams(name=name)
+                )
+
+    @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[None]:
         """A write transaction: committed when the block ends, rolled back when it raises.
 

@@ -12,6 +12,8 @@ from runway.store.errors import InvalidCursor
 T = TypeVar("T")
 
 _PREFIX = "rw1:"
+MAX_ID = 2**31 - 1
+"""The largest id a row can have (Postgres SERIAL columns are 32-bit)."""
 
 
 def encode(key: int) -> str:
@@ -27,7 +29,7 @@ def decode(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if text.startswith(_PREFIX):
             key = int(text.removeprefix(_PREFIX))
-            if key > 0 and encode(key) == cursor:
+            if 0 < key <= MAX_ID and encode(key) == cursor:
                 return key
     except (binascii.Error, UnicodeError, ValueError):
         pass

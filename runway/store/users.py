@@ -79,6 +79,9 @@ class _Rollback(Exception):
     """Raised inside a write to undo it."""
 
 
+FIRST_ADMIN_LOCK = "runway:first-admin"
+
+
 class Users:
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -111,8 +114,8 @@ class Users:
         the token is consumed in the same transaction. None otherwise (nothing changes)."""
         try:
             async with self._db.write():
-                # Deleting the one token row locks it: a concurrent call waits here, then finds
-                # the row gone.
+                # One first admin, whether made here or by `runway setup` on another instance.
+                await self._db.lock(FIRST_ADMIN_LOCK)
                 consumed = await self._db.fetch_one(
                     sa.delete(setup_token)
                     .where(setup_token.c.token_hash == setup_token_hash)
@@ -124,6 +127,24 @@ class Users:
                 user = await insert_user(self._db, name, password_hash, Role.ADMIN, {}, now)
                 if user is None:
                     raise _Rollback
+                return user
+        except _Rollback:
+            return None
+
+    async def create_first_admin_directly(
+        self, name: str, password_hash: str, now: datetime
+    ) -> User | None:
+        """`runway setup --admin`: the first admin without a setup token (the caller reaches the
+        database itself); None when a user exists. Any setup token is deleted with it."""
+        try:
+            async with self._db.write():
+                await self._db.lock(FIRST_ADMIN_LOCK)
+                if await self.count() > 0:
+                    raise _Rollback
+                user = await insert_user(self._db, name, password_hash, Role.ADMIN, {}, now)
+                if user is None:
+                    raise _Rollback
+                await self._db.execute(sa.delete(setup_token))
                 return user
         except _Rollback:
             return None

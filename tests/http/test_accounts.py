@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -223,3 +225,62 @@ async def _dump(database_url: str) -> str:
     finally:
         await connection.close()
     return "\n".join(rows)
+
+
+async def test_a_burst_of_guesses_sent_at_once_is_limited_too(world: World):
+    await world.person("bob")
+    anyone = world.client()
+    answers = await asyncio.gather(
+        *(
+            anyone.post("/api/v1/sessions", json={"username": "bob", "password": "nope"})
+            for _ in range(12)
+        )
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    # The test world allows 3 failures per user: the rest of the burst is refused unchecked.
+    assert statuses.count(401) == 3, statuses
+    assert statuses.count(429) == 9, statuses
+
+
+async def test_every_forwarded_line_is_read_behind_a_trusted_proxy(world: World):
+    from dataclasses import replace
+
+    from runway.auth import parse_networks
+    from runway.http import create_app
+
+    settings = replace(world.settings, trusted_proxies=parse_networks("203.0.113.0/24"))
+    world.app = create_app(settings, world.store)
+    anyone = world.client()
+    for i in range(6):  # the test world allows 5 failures per address
+        answer = await anyone.post(
+            "/api/v1/sessions",
+            json={"username": f"u{i}", "password": "nope"},
+            headers=[("X-Forwarded-For", f"198.51.100.{i}"), ("X-Forwarded-For", "192.0.2.9")],
+        )
+    assert answer.status_code == 429
+
+
+async def test_an_invite_from_an_admin_who_was_disabled_no_longer_works(world: World):
+    first = await world.as_person("root", Role.ADMIN)
+    second = await world.as_person("bee", Role.ADMIN)
+    token = (await second.post("/api/v1/invites", json={"role": "admin"})).json()["token"]
+    assert (await first.patch("/api/v1/users/bee", json={"disabled": True})).status_code == 200
+    answer = await world.client().post(
+        f"/api/v1/invites/{token}", json={"username": "mallory", "password": PASSWORD}
+    )
+    assert answer.status_code == 404
+    assert await world.store.users.by_name("mallory") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"username": "a\u0000b", "password": PASSWORD}, {"username": "\ud800", "password": PASSWORD}],
+    ids=["NUL", "lone surrogate"],
+)
+async def test_text_no_database_can_keep_is_refused(world: World, body):
+    answer = await world.client().post(
+        "/api/v1/sessions",
+        content=json.dumps(body, ensure_ascii=True),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422

@@ -302,6 +302,11 @@ BEYOND_64_BITS = str(2**64)
         pytest.param("DELETE", "/api/v1/users/me/keys/\u00b2", id="key id superscript two"),
         pytest.param("GET", "/api/v1/deployments/\u00b2", id="deployment id superscript two"),
         pytest.param("GET", "/api/v1/environments?limit=\u00b2", id="limit superscript two"),
+        pytest.param("GET", "/api/v1/deployments/9999999999", id="deployment id past 32 bits"),
+        pytest.param("DELETE", "/api/v1/tokens/9999999999", id="token id past 32 bits"),
+        pytest.param("GET", "/api/v1/environments/a%00b", id="NUL in a name"),
+        pytest.param("GET", "/api/v1/environments?owner=a%00b", id="NUL in an owner"),
+        pytest.param("PATCH", "/api/v1/users/a%00b", id="NUL in a user name"),
         pytest.param(
             "GET",
             "/api/v1/environments/staging/deployments?limit=\u00b9",

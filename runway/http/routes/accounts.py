@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -12,16 +11,15 @@ from starlette.routing import Route
 from runway.auth import (
     AuthError,
     InviteSigner,
-    check_username,
     new_nonce,
     new_token,
     nonce_hash,
     token_hash,
 )
-from runway.auth.passwords import MAX_LENGTH, check_password
+from runway.auth.passwords import MAX_LENGTH
 from runway.http.context import Context, context
 from runway.http.errors import ApiError, not_found
-from runway.http.requests import Fields, address, admin, caller, json_body, path_id
+from runway.http.requests import Fields, address, admin, caller, json_body, new_account, path_id
 from runway.http.views import iso, token_view, user_view
 from runway.store import AlreadyExists
 from runway.store.records import Role, TokenKind, User
@@ -34,45 +32,34 @@ async def setup(request: Request) -> Response:
     ctx = context(request)
     fields = Fields(await json_body(request), ("setup_token", "username", "password"))
     setup_token = fields.text("setup_token", limit=256)
-    username, password = _new_account(fields)
+    username, password = new_account(fields)
     fields.done()
     if await ctx.store.users.count():
         raise _already_set_up()
-    hashed = await to_thread.run_sync(ctx.settings.hasher.hash, password)
+    if not await ctx.store.credentials.setup_token_matches(token_hash(setup_token), ctx.now()):
+        raise _wrong_setup_token()
+    hashed = await ctx.password_work(ctx.settings.hasher.hash, password)
     user = await ctx.store.users.create_first_admin(
         username, hashed, token_hash(setup_token), ctx.now()
     )
     if user is None:
         if await ctx.store.users.count():
             raise _already_set_up()
-        raise ApiError(
-            401,
-            "invalid_setup_token",
-            "the setup token is wrong or expired; the server printed it when it started, and "
-            "`runway setup --new-token` makes a new one",
-        )
+        raise _wrong_setup_token()
     return await _logged_in(ctx, user, status=201)
+
+
+def _wrong_setup_token() -> ApiError:
+    return ApiError(
+        401,
+        "invalid_setup_token",
+        "the setup token is wrong or expired; the server printed it when it started, and "
+        "`runway setup --new-token` makes a new one",
+    )
 
 
 def _already_set_up() -> ApiError:
     return ApiError(409, "already_set_up", "runway is already set up; log in instead")
-
-
-def _new_account(fields: Fields) -> tuple[str, str]:
-    """A new user name and password from a request, their problems recorded in `fields`."""
-    username = fields.text("username", limit=64)
-    password = fields.text("password", limit=MAX_LENGTH)
-    for name, value, check in (
-        ("username", username, check_username),
-        ("password", password, check_password),
-    ):
-        if not value:
-            continue
-        try:
-            check(value)
-        except AuthError as error:
-            fields.problem(name, str(error))
-    return username, password
 
 
 async def _logged_in(ctx: Context, user: User, status: int = 201) -> JSONResponse:
@@ -96,12 +83,11 @@ async def login(request: Request) -> Response:
     fields.done()
     now, limits, credentials = ctx.now(), ctx.settings.login_limits, ctx.store.credentials
     keys = (f"user:{username}", f"addr:{address(request)}")
-    since = now - limits.window
-    wait = max(
-        limits.user_wait(await credentials.failures(keys[0], since), now),
-        limits.address_wait(await credentials.failures(keys[1], since), now),
-    )
+    # Counted before the password is checked: a burst of guesses sent at once is counted too.
+    by_user, by_address = await credentials.attempt(keys, now, now - limits.window)
+    wait = max(limits.user_wait(by_user, now), limits.address_wait(by_address, now))
     if wait:
+        await credentials.forget_attempt(keys, now)  # refused unchecked: no guess was made
         raise ApiError(
             429,
             "too_many_attempts",
@@ -113,16 +99,16 @@ async def login(request: Request) -> Response:
     hasher = ctx.settings.hasher
     if hashed is None:
         # As slow as a real check: the answer's timing must not tell which users exist.
-        await to_thread.run_sync(hasher.dummy_verify, password)
+        await ctx.password_work(hasher.dummy_verify, password)
         valid = False
     else:
-        valid = await to_thread.run_sync(hasher.verify, hashed, password)
+        valid = await ctx.password_work(hasher.verify, hashed, password)
     if not valid or user is None:
-        await credentials.record_failure(keys, now)
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
+    await credentials.forget_attempt(keys, now)
+    await credentials.clear_failures(keys[0])
     if user.disabled:
         raise ApiError(401, "disabled", "this account is disabled; ask an admin")
-    await credentials.clear_failures(keys[0])
     return await _logged_in(ctx, user)
 
 
@@ -184,7 +170,7 @@ async def accept_invite(request: Request) -> Response:
     """The invited person chooses a user name and password; the link then stops working."""
     ctx = context(request)
     fields = Fields(await json_body(request), ("username", "password"))
-    username, password = _new_account(fields)
+    username, password = new_account(fields)
     fields.done()
     try:
         invite_id, nonce = (await _signer(ctx)).read(
@@ -192,7 +178,7 @@ async def accept_invite(request: Request) -> Response:
         )
     except AuthError as error:
         raise ApiError(404, "invalid_invite", str(error)) from None
-    hashed = await to_thread.run_sync(ctx.settings.hasher.hash, password)
+    hashed = await ctx.password_work(ctx.settings.hasher.hash, password)
     try:
         user = await ctx.store.credentials.use_invite(
             invite_id, nonce_hash(nonce), ctx.now(), username, hashed

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from runway.auth import AuthError, check_environment_name
 from runway.http.context import context
 from runway.http.errors import ApiError, not_found
-from runway.http.requests import Caller, Fields, caller, json_body, page
+from runway.http.requests import Caller, Fields, caller, json_body, page, storable
 from runway.http.views import deployment_summary, environment_view
 from runway.store import AlreadyExists
 from runway.store.records import Environment, OnFailure, User
@@ -22,7 +22,11 @@ async def owner(request: Request, who: Caller) -> User:
     name = request.query_params.get("owner")
     if name is None or name == who.user.name:
         return who.user
-    found = await context(request).store.users.by_name(name) if who.user.is_admin else None
+    found = (
+        await context(request).store.users.by_name(name)
+        if who.user.is_admin and storable(name)
+        else None
+    )
     if found is None:
         raise not_found(f"user '{name}'")
     return found
@@ -32,7 +36,7 @@ async def environment(request: Request, who: Caller) -> Environment:
     """The environment of the path, if the caller may see it (404 otherwise)."""
     name = request.path_params["env"]
     user = await owner(request, who)
-    found = await context(request).store.environments.get(user.id, name)
+    found = await context(request).store.environments.get(user.id, name) if storable(name) else None
     if found is None:
         raise not_found(f"environment '{name}'")
     return found
@@ -71,6 +75,8 @@ async def create_environment(request: Request) -> Response:
             or created
         )
     location = f"/api/v1/environments/{created.name}"
+    if user.id != who.user.id:  # an admin made it for someone: the URL must say whose
+        location += f"?owner={user.name}"
     return JSONResponse(environment_view(created), status_code=201, headers={"Location": location})
 
 

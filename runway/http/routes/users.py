@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runway.auth import AuthError
+from runway.auth.keys import parse_public_key
 from runway.auth.passwords import MAX_LENGTH, check_password
+from runway.config.units import parse_quantity
 from runway.http.context import context
 from runway.http.errors import ApiError, not_found
-from runway.http.requests import Fields, admin, caller, json_body, page, path_id
-from runway.http.routes.accounts import _new_account
+from runway.http.requests import (
+    Fields,
+    admin,
+    caller,
+    json_body,
+    new_account,
+    page,
+    path_id,
+    storable,
+)
 from runway.http.views import key_view, user_view
 from runway.store import AlreadyExists
 from runway.store.records import Role, User
 
-_KEY_TYPES = (
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-    "ssh-rsa",
-)
 _QUOTA_KEYS = (
     "requests.cpu",
     "requests.memory",
@@ -52,10 +48,10 @@ async def create_user(request: Request) -> Response:
     await admin(request)
     ctx = context(request)
     fields = Fields(await json_body(request), ("username", "password", "role"))
-    username, password = _new_account(fields)
+    username, password = new_account(fields)
     role = fields.choice("role", tuple(r.value for r in Role)) or Role.MEMBER.value
     fields.done()
-    hashed = await to_thread.run_sync(ctx.settings.hasher.hash, password)
+    hashed = await ctx.password_work(ctx.settings.hasher.hash, password)
     try:
         user = await ctx.store.users.create(username, hashed, Role(role))
     except AlreadyExists:
@@ -101,6 +97,10 @@ def _quota(fields: Fields) -> dict[str, str] | None:
     if unknown:
         fields.problem("quota", f"unknown resources {unknown}; known: {', '.join(_QUOTA_KEYS)}")
         return None
+    wrong = [key for key, amount in value.items() if (parse_quantity(amount) or -1) < 0]
+    if wrong:
+        fields.problem("quota", f"not quantities such as 4, 500m or 8Gi: {', '.join(wrong)}")
+        return None
     return dict(value)
 
 
@@ -115,7 +115,7 @@ async def delete_user(request: Request) -> Response:
 
 async def _named(request: Request) -> User:
     name = request.path_params["name"]
-    user = await context(request).store.users.by_name(name)
+    user = await context(request).store.users.by_name(name) if storable(name) else None
     if user is None:
         raise not_found(f"user '{name}'")
     return user
@@ -141,9 +141,9 @@ async def change_password(request: Request) -> Response:
     fields.done()
     hasher = ctx.settings.hasher
     stored = await ctx.store.users.password_hash(who.user.id)
-    if stored is None or not await to_thread.run_sync(hasher.verify, stored, current):
+    if stored is None or not await ctx.password_work(hasher.verify, stored, current):
         raise ApiError(403, "wrong_password", "the current password is wrong")
-    hashed = await to_thread.run_sync(hasher.hash, password)
+    hashed = await ctx.password_work(hasher.hash, password)
     await ctx.store.users.set_password(who.user.id, hashed)
     await ctx.store.credentials.revoke_all(who.user.id, ctx.now(), keep=who.token.id)
     return JSONResponse(user_view(who.user))
@@ -173,22 +173,6 @@ async def add_key(request: Request) -> Response:
     except AlreadyExists:
         raise ApiError(409, "key_taken", "this key is registered already") from None
     return JSONResponse(key_view(key), status_code=201)
-
-
-def parse_public_key(text: str) -> tuple[str, str]:
-    """The key in canonical form (type and data, comment dropped) and its SHA256 fingerprint."""
-    parts = text.strip().split()
-    if len(parts) < 2 or parts[0] not in _KEY_TYPES:
-        raise ValueError(f"not an SSH public key; expected '{_KEY_TYPES[0]} AAAA... comment'")
-    try:
-        blob = base64.b64decode(parts[1], validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the key's data is not valid base64") from None
-    length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
-    if blob[4 : 4 + length].decode("ascii", "replace") != parts[0]:
-        raise ValueError(f"the key's data is not a {parts[0]} key")
-    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-    return f"{parts[0]} {parts[1]}", f"SHA256:{digest}"
 
 
 async def delete_key(request: Request) -> Response:
