@@ -1,11 +1,16 @@
-"""Admission: what a real server checks before validation (namespace lifecycle, service
-accounts, volume resizing), each refusal worded as kube-apiserver's admission plugins word it."""
+"""Admission: what a real server checks and changes around validation (namespace lifecycle,
+service accounts, volume resizing, LimitRange defaults, the default StorageClass, the
+pvc-protection finalizer, ResourceQuota), each refusal worded as kube-apiserver's admission
+plugins word it."""
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 from runway.simcluster.catalogue import NAMESPACES, ResourceType
 from runway.simcluster.errors import Forbidden, Object, quote
-from runway.simcluster.quantity import value_of
+from runway.simcluster.quantity import canonical, value_of
 from runway.simcluster.store import Store
 
 
@@ -69,3 +74,286 @@ def admit_resize(store: Store, rt: ResourceType, live: Object, new: Object) -> N
 def _storage(obj: Object) -> str | None:
     value = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
     return None if value is None else str(value)
+
+
+# -- mutating admission: LimitRanger, DefaultStorageClass, StorageObjectInUseProtection ----------
+
+LIMIT_RANGER_ANNOTATION = "kubernetes.io/limit-ranger"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+def admit_mutating(store: Store, rt: ResourceType, obj: Object) -> None:
+    """What mutating admission plugins change on a new object (after defaulting)."""
+    if rt.kind == "Pod":
+        admit_limits(store, obj)
+    elif rt.kind == "PersistentVolumeClaim":
+        admit_claim(store, obj)
+
+
+def admit_limits(store: Store, pod: Object) -> None:
+    """LimitRanger: containers get the namespace's LimitRange `default` limits and
+    `defaultRequest` requests for every resource they do not set, and the pod says so in its
+    `kubernetes.io/limit-ranger` annotation."""
+    namespace = pod["metadata"].get("namespace", "")
+    spec = pod.get("spec") or {}
+    notes: list[str] = []
+    for limit_range in store.items("/limitranges", namespace):
+        for item in (limit_range.get("spec") or {}).get("limits") or []:
+            if not isinstance(item, dict) or item.get("type") != "Container":
+                continue
+            for group, label in (("initContainers", "init container"), ("containers", "container")):
+                for container in spec.get(group) or []:
+                    if isinstance(container, dict):
+                        notes += _container_defaults(container, item, label)
+    if notes:
+        annotations = pod["metadata"].setdefault("annotations", {})
+        annotations[LIMIT_RANGER_ANNOTATION] = "LimitRanger plugin set: " + "; ".join(notes)
+
+
+def _container_defaults(container: Object, item: Object, label: str) -> list[str]:
+    resources = container.get("resources")
+    if not isinstance(resources, dict):
+        resources = container["resources"] = {}
+    notes: list[str] = []
+    for field, default, word in (
+        ("requests", item.get("defaultRequest") or {}, "request"),
+        ("limits", item.get("default") or {}, "limit"),
+    ):
+        given = resources.get(field)
+        if not isinstance(given, dict):
+            given = {}
+        added = sorted(name for name in default if name not in given)
+        if added:
+            resources[field] = {**given, **{name: default[name] for name in added}}
+            notes.append(f"{', '.join(added)} {word} for {label} {container.get('name', '')}")
+    return notes
+
+
+def admit_claim(store: Store, claim: Object) -> None:
+    """DefaultStorageClass (a claim without `storageClassName` gets the default class) and the
+    `kubernetes.io/pvc-protection` finalizer every claim is created with."""
+    spec = claim.setdefault("spec", {})
+    if spec.get("storageClassName") is None:
+        default = default_storage_class(store)
+        if default is not None:
+            spec["storageClassName"] = default
+    finalizers = claim["metadata"].setdefault("finalizers", [])
+    if PVC_PROTECTION not in finalizers:
+        finalizers.append(PVC_PROTECTION)
+
+
+def default_storage_class(store: Store) -> str | None:
+    """The default StorageClass's name (the newest of several, as a real cluster picks)."""
+    defaults = [
+        sc
+        for sc in store.items("storage.k8s.io/storageclasses")
+        if (sc["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+    ]
+    if not defaults:
+        return None
+    newest = max(defaults, key=lambda sc: str(sc["metadata"].get("creationTimestamp", "")))
+    return str(newest["metadata"]["name"])
+
+
+# -- ResourceQuota -----------------------------------------------------------------------------
+
+Amount = tuple[Fraction, bool]  # an exact value, and whether it is written in binary units
+_COMPUTE = ("cpu", "memory", "ephemeral-storage")
+_MUST_SPECIFY = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
+_LEGACY_COUNTS = {
+    "configmaps": "/configmaps",
+    "secrets": "/secrets",
+    "resourcequotas": "/resourcequotas",
+    "replicationcontrollers": "/replicationcontrollers",
+}
+_BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+
+
+def amount(text: object) -> Amount:
+    value = str(text)
+    return value_of(value), value.endswith(_BINARY_SUFFIXES)
+
+
+def quantity(value: Amount) -> str:
+    """The canonical text of an amount (`2`, `500m`, `256Mi`), as a real quota writes it."""
+    number, binary = value
+    if binary and number.denominator == 1 and abs(number) >= 1024:
+        whole, power = int(number), 0
+        while whole % 1024 == 0 and power < len(_BINARY_SUFFIXES):
+            whole, power = whole // 1024, power + 1
+        return f"{whole}{_BINARY_SUFFIXES[power - 1]}" if power else str(whole)
+    return canonical(f"{math.ceil(number * 10**9)}n")
+
+
+def _add(total: dict[str, Amount], name: str, value: Amount) -> None:
+    before = total.get(name)
+    if before is None or before[0] == 0:
+        total[name] = value if before is None else (before[0] + value[0], value[1])
+    else:
+        total[name] = (before[0] + value[0], before[1])
+
+
+def usage(kind: str, obj: Object) -> dict[str, Amount]:
+    """What one object counts against a quota, by quota resource name."""
+    one: Amount = (Fraction(1), False)
+    found: dict[str, Amount] = {}
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return {}
+        found["pods"] = found["count/pods"] = one
+        for field in ("requests", "limits"):
+            for name, value in _pod_resources(spec, field).items():
+                found[f"{field}.{name}"] = value
+                if field == "requests" and name in _COMPUTE:
+                    found[name] = value
+    elif kind == "PersistentVolumeClaim":
+        found["persistentvolumeclaims"] = found["count/persistentvolumeclaims"] = one
+        storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        class_name = spec.get("storageClassName")
+        if class_name:
+            found[f"{class_name}.storageclass.storage.k8s.io/persistentvolumeclaims"] = one
+        if storage is not None:
+            found["requests.storage"] = amount(storage)
+            if class_name:
+                found[f"{class_name}.storageclass.storage.k8s.io/requests.storage"] = amount(
+                    storage
+                )
+    elif kind == "Service":
+        found["services"] = found["count/services"] = one
+        service_type = spec.get("type")
+        ports = len(spec.get("ports") or [])
+        if service_type == "LoadBalancer":
+            found["services.loadbalancers"] = one
+        allocates = spec.get("allocateLoadBalancerNodePorts") is not False
+        if service_type == "NodePort" or (service_type == "LoadBalancer" and allocates):
+            found["services.nodeports"] = (Fraction(ports), False)
+    return found
+
+
+def _pod_resources(spec: Object, field: str) -> dict[str, Amount]:
+    """A pod's effective requests or limits: the containers' sum, or an init container's
+    larger value (init containers run one at a time)."""
+    total: dict[str, Amount] = {}
+    for container in spec.get("containers") or []:
+        for name, value in (((container or {}).get("resources") or {}).get(field) or {}).items():
+            _add(total, name, amount(value))
+    for container in spec.get("initContainers") or []:
+        for name, value in (((container or {}).get("resources") or {}).get(field) or {}).items():
+            init = amount(value)
+            if name not in total or init[0] > total[name][0]:
+                total[name] = init
+    return total
+
+
+_USAGE_SOURCES = {"Pod": "/pods", "PersistentVolumeClaim": "/persistentvolumeclaims"}
+
+
+def namespace_usage(store: Store, namespace: str, names: list[str]) -> dict[str, Amount]:
+    """What a namespace uses of each quota resource in `names` (the quota controller's sums)."""
+    used: dict[str, Amount] = {}
+    computed: dict[str, Amount] = {}
+    for kind, key in (*_USAGE_SOURCES.items(), ("Service", "/services")):
+        for obj in store.items(key, namespace):
+            for name, value in usage(kind, obj).items():
+                _add(computed, name, value)
+    for name in names:
+        counted = _count_key(name)
+        if counted is not None:
+            used[name] = (Fraction(len(store.keys(counted, namespace))), False)
+        elif name in computed:
+            used[name] = computed[name]
+        elif _known(name):
+            used[name] = (Fraction(0), False)
+    return used
+
+
+def _count_key(name: str) -> str | None:
+    if name in _LEGACY_COUNTS:
+        return _LEGACY_COUNTS[name]
+    if not name.startswith("count/"):
+        return None
+    resource = name.removeprefix("count/")
+    plural, _, group = resource.partition(".")
+    return f"{group}/{plural}"
+
+
+def _known(name: str) -> bool:
+    if name in ("pods", "services", "services.loadbalancers", "services.nodeports"):
+        return True
+    if name in ("persistentvolumeclaims", "requests.storage") or name in _COMPUTE:
+        return True
+    if name.endswith((".storageclass.storage.k8s.io/requests.storage", "/persistentvolumeclaims")):
+        return True
+    return name.startswith(("requests.", "limits."))
+
+
+def admit_quota(store: Store, rt: ResourceType, obj: Object, old: Object | None) -> None:
+    """ResourceQuota admission: a quota counts once its `status.hard` is filled; then an object
+    that would take the namespace over it is refused (403) with kube-apiserver's message."""
+    if not rt.namespaced:
+        return
+    metadata = obj["metadata"]
+    namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
+    quotas = [
+        q for q in store.items("/resourcequotas", namespace) if (q.get("status") or {}).get("hard")
+    ]
+    if not quotas:
+        return
+    delta = usage(rt.kind, obj)
+    if old is None:
+        delta[f"count/{rt.qualified}"] = (Fraction(1), False)
+        legacy = next((n for n, key in _LEGACY_COUNTS.items() if key == rt.key), None)
+        if legacy is not None:
+            delta[legacy] = (Fraction(1), False)
+    else:
+        for key, value in usage(rt.kind, old).items():
+            before = delta.get(key, (Fraction(0), value[1]))
+            delta[key] = (before[0] - value[0], before[1])
+    for resource_quota in quotas:
+        quota_name = resource_quota["metadata"]["name"]
+        hard: dict[str, str] = resource_quota["status"]["hard"]
+        if rt.kind == "Pod" and old is None:
+            missing = _missing_requests(obj, [r for r in hard if r in _MUST_SPECIFY])
+            if missing:
+                raise Forbidden(
+                    f"{rt.qualified} {quote(name)} is forbidden: failed quota: {quota_name}: "
+                    f"must specify {missing}",
+                    details=rt.details(name),
+                )
+        requested = {r: delta[r] for r in hard if r in delta and delta[r][0] > 0}
+        if not requested:
+            continue
+        used = namespace_usage(store, namespace, list(requested))
+        exceeded = sorted(
+            r
+            for r, value in requested.items()
+            if used.get(r, (Fraction(0), False))[0] + value[0] > amount(hard[r])[0]
+        )
+        if exceeded:
+            shown_used = {r: used.get(r, (Fraction(0), False)) for r in exceeded}
+            raise Forbidden(
+                f"{rt.qualified} {quote(name)} is forbidden: exceeded quota: {quota_name}, "
+                f"requested: {_listed({r: requested[r] for r in exceeded})}, "
+                f"used: {_listed(shown_used)}, "
+                f"limited: {_listed({r: amount(hard[r]) for r in exceeded})}",
+                details=rt.details(name),
+            )
+
+
+def _listed(values: dict[str, Amount]) -> str:
+    return ",".join(f"{name}={quantity(values[name])}" for name in sorted(values))
+
+
+def _missing_requests(pod: Object, required: list[str]) -> str:
+    """`requests.cpu for: a,b; limits.memory for: a`: what the containers fail to specify."""
+    spec = pod.get("spec") or {}
+    missing: dict[str, set[str]] = {}
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        resources = (container or {}).get("resources") or {}
+        for resource in required:
+            field, _, name = resource.rpartition(".")
+            if name not in (resources.get(field or "requests") or {}):
+                missing.setdefault(resource, set()).add(str(container.get("name", "")))
+    return "; ".join(f"{r} for: {','.join(sorted(missing[r]))}" for r in sorted(missing))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runway.simcluster import discovery
@@ -40,8 +40,9 @@ class RecordedRequest:
     status: int
 
 
-def create_app(cluster: SimCluster) -> Starlette:
-    """The ASGI app serving one simulated cluster's API."""
+def create_app(cluster: SimCluster, admin: bool = False) -> Starlette:
+    """The ASGI app serving one simulated cluster's API (with the test-only `/_sim` admin API
+    and its injected faults when `admin`)."""
 
     async def api(request: Request) -> Response:
         parts = [p for p in request.url.path.split("/") if p]
@@ -77,7 +78,7 @@ def create_app(cluster: SimCluster) -> Starlette:
     async def not_found(request: Request) -> Response:
         return _page_not_found()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/version", version),
         Route("/version/", version),
         Route("/openapi/v2", openapi_v2),
@@ -90,7 +91,14 @@ def create_app(cluster: SimCluster) -> Starlette:
         Route("/apis/{rest:path}", api, methods=_METHODS),
         Route("/{rest:path}", not_found, methods=_METHODS),
     ]
+    if admin:  # imported here: the admin API imports this module
+        from runway.simcluster.admin import create_admin_app
+        from runway.simcluster.faults import FaultInjector
+
+        routes.insert(0, Mount("/_sim", app=create_admin_app(cluster)))
     app = Starlette(routes=routes)
+    if admin:
+        app.add_middleware(FaultInjector, cluster=cluster)
     app.add_middleware(_BearerToken, cluster=cluster)
     app.add_middleware(_Recorder, cluster=cluster)
     return app

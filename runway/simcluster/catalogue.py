@@ -158,6 +158,15 @@ RESOURCES: tuple[ResourceType, ...] = (
         short_names=("pvc",),
         status=True,
     ),
+    ResourceType(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        namespaced=False,
+        short_names=("pv",),
+        status=True,
+    ),
     ResourceType("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), status=True),
     ResourceType(
         "", "v1", "LimitRange", "limitranges", short_names=("limits",), create_on_update=True

@@ -17,12 +17,15 @@ from typing import Any
 
 import uvicorn
 
+import runway.simcluster.controllers.registry  # noqa: F401
+from runway.simcluster.admin import RequestLog
 from runway.simcluster.app import RecordedRequest, create_app
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import NAMESPACES, Catalogue
 from runway.simcluster.controllers import CONTROLLERS, Behaviour, Controllers
 from runway.simcluster.deletion import Lifecycle
 from runway.simcluster.errors import SimClusterError
+from runway.simcluster.faults import Faults
 from runway.simcluster.kubeconfig import (
     Certificates,
     dump,
@@ -33,6 +36,7 @@ from runway.simcluster.kubeconfig import (
 from runway.simcluster.objects import Objects, WriteOptions
 from runway.simcluster.schemas import SchemaRegistry
 from runway.simcluster.store import Store
+from runway.simcluster.volumes import VolumeContents, bootstrap_storage
 
 log = logging.getLogger("runway.simcluster")
 
@@ -82,14 +86,18 @@ class SimCluster:
         history: int = 5000,
         bookmark_interval: float = 60.0,
         clock: Callable[[], str] = utc_now,
+        admin: bool = False,
     ) -> None:
         self.catalogue = Catalogue()
         self.store = Store(history)
         self.objects = Objects(self.store, self.catalogue, SchemaRegistry.load(), clock)
         self.lifecycle = Lifecycle(self.objects, namespace_delay=namespace_delay)
         self.bookmark_interval = bookmark_interval
-        self.requests: deque[RecordedRequest] = deque(maxlen=10_000)
+        self.requests: deque[RecordedRequest] = RequestLog(maxlen=10_000)
         self.behaviour = Behaviour()
+        self.admin = admin  # serve the test-only /_sim admin API (and its injected faults)
+        self.faults = Faults()
+        self.volumes = VolumeContents()
         self.controllers = Controllers(self, CONTROLLERS)
         self.token: str | None = None
         self.address = "127.0.0.1:0"
@@ -114,6 +122,7 @@ class SimCluster:
             },
         }
         self.objects.create(services, "default", Decoded(service), system)
+        bootstrap_storage(self.objects)  # the default StorageClass and VolumeSnapshotClass
         # Like a real cluster's etcd after compaction: watches start from here.
         self.store.compact()
 
@@ -145,7 +154,7 @@ class SimCluster:
         shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
         self.address = f"{shown}:{bound}"
         config = uvicorn.Config(
-            create_app(self),
+            create_app(self, admin=self.admin),
             log_config=None,
             access_log=False,
             lifespan="off",

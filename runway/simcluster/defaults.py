@@ -321,6 +321,10 @@ def initial_status(kind: str, obj: Object) -> Object | None:
         }
     if kind == "Pod":
         return {"phase": "Pending", "qosClass": _qos(obj.get("spec") or {})}
+    if kind == "ReplicaSet":
+        return {"replicas": 0}  # as a real server stores it (clients' models require it)
+    if kind == "StatefulSet":
+        return {"replicas": 0, "availableReplicas": 0}
     if kind in ("Namespace", "PersistentVolumeClaim"):
         return {}  # filled by the kind's defaults
     if kind in ("VolumeSnapshot", "VolumeSnapshotContent"):

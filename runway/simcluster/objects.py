@@ -13,7 +13,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runway.simcluster.admission import admit_create, admit_resize, admit_service_account
+from runway.simcluster.admission import (
+    admit_create,
+    admit_mutating,
+    admit_quota,
+    admit_resize,
+    admit_service_account,
+)
 from runway.simcluster.allocator import Allocator
 from runway.simcluster.apply import ApplyConflict, ApplyError, record_update, server_side_apply
 from runway.simcluster.bodies import (
@@ -272,6 +278,7 @@ class Objects:
         if rt.kind == "Job":
             job_selector(obj)
         apply_defaults(rt.kind, obj)
+        admit_mutating(self.store, rt, obj)
         if rt.status:
             status = initial_status(rt.kind, obj)
             obj.pop("status", None)
@@ -283,6 +290,8 @@ class Objects:
         if not applied:
             obj = self._record(rt, None, obj, opts.manager, None)
         errors, more = validate(rt, obj, None)
+        if not errors:
+            admit_quota(self.store, rt, obj, None)
         existing = self.store.get(rt.key, metadata.get("namespace", ""), name)
         if not errors and existing is None and rt.kind == "Service":
             errors = self.allocator.reserve(obj["spec"])
@@ -351,6 +360,8 @@ class Objects:
             errors, more = validate(rt, new, live)
         if errors:
             raise Invalid(rt.group, rt.kind, name, errors)
+        if subresource is None:
+            admit_quota(self.store, rt, new, live)
         if rt.generation is not Generation.NONE and generation_moves(rt, live, new):
             new["metadata"]["generation"] = int(old.get("generation", 1)) + 1
         if same(live, new):

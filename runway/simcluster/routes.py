@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from runway.simcluster.bodies import (
     too_large,
 )
 from runway.simcluster.catalogue import ResourceType
+from runway.simcluster.controllers.pods import pod_log
 from runway.simcluster.decoding import VALIDATIONS
 from runway.simcluster.deletion import delete_options
 from runway.simcluster.errors import (
@@ -205,7 +207,7 @@ async def handle(cluster: SimCluster, request: Request, parts: list[str]) -> Res
     if sub == "log":
         if method != "GET":
             raise MethodNotAllowed()
-        return _log(objects.get(rt, scope, name), params.get("container"))
+        return _log(cluster, objects.get(rt, scope, name), params.get("container"), params)
     if method == "GET":
         return json_response(objects.get(rt, scope, name))
     if method == "PUT":
@@ -223,8 +225,10 @@ async def handle(cluster: SimCluster, request: Request, parts: list[str]) -> Res
     raise MethodNotAllowed()
 
 
-def _log(pod: Object, container: str | None) -> Response:
-    """Pods have no logs yet in the simulator: an empty body, as for a container with no output."""
+def _log(
+    cluster: SimCluster, pod: Object, container: str | None, params: Mapping[str, str]
+) -> Response:
+    """A container's simulated output (the kubelet controller keeps it; empty when none)."""
     spec = pod.get("spec") or {}
     names = [
         c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
@@ -237,7 +241,9 @@ def _log(pod: Object, container: str | None) -> Response:
         )
     if container is not None and container not in names:
         raise BadRequest(f"container {container} is not valid for pod {name}")
-    return PlainTextResponse("", media_type="text/plain")
+    chosen = container or str(names[0] if names else "")
+    text = pod_log(cluster, pod, chosen, query_bool(params, "previous"))
+    return PlainTextResponse(text, media_type="text/plain")
 
 
 def status_response(body: Object) -> Response:

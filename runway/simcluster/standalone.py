@@ -24,7 +24,7 @@ class _Simulated(logging.Filter):
         return True
 
 
-def run(*, host: str, port: int, kubeconfig: str | None, tls: bool) -> int:
+def run(*, host: str, port: int, kubeconfig: str | None, tls: bool, admin: bool = False) -> int:
     """Serve until SIGINT or SIGTERM; 0 when stopped, 1 when it cannot start."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -33,7 +33,7 @@ def run(*, host: str, port: int, kubeconfig: str | None, tls: bool) -> int:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        return asyncio.run(_serve(host, port, kubeconfig, tls))
+        return asyncio.run(_serve(host, port, kubeconfig, tls, admin))
     except ListenError as error:
         print(f"runway sim-cluster: {error}", file=sys.stderr)
         return 1
@@ -42,8 +42,8 @@ def run(*, host: str, port: int, kubeconfig: str | None, tls: bool) -> int:
         return 1
 
 
-async def _serve(host: str, port: int, kubeconfig: str | None, tls: bool) -> int:
-    cluster = SimCluster()
+async def _serve(host: str, port: int, kubeconfig: str | None, tls: bool, admin: bool) -> int:
+    cluster = SimCluster(admin=admin)
     await cluster.start(host, port, tls)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,11 +28,17 @@ async def _apply_raw(api, namespace, body, manager="A"):
 
 
 def _owners(obj, field="f:replicas"):
+    """Who owns a field of the spec (controllers own status fields of the same name)."""
     return sorted(
         entry.manager
         for entry in obj.metadata.managed_fields
-        if field in json.dumps(entry.fields_v1)
+        if field in json.dumps((entry.fields_v1 or {}).get("f:spec", {}))
     )
+
+
+def _entry(metadata, manager="A"):
+    [entry] = [e for e in metadata["managedFields"] if e["manager"] == manager]
+    return entry
 
 
 async def test_first_apply_creates_and_the_same_apply_changes_nothing(api, namespace):
@@ -40,12 +46,25 @@ async def test_first_apply_creates_and_the_same_apply_changes_nothing(api, names
     assert first.status == 201
     again = await _apply_raw(api, namespace, deployment("d1", replicas=2))
     assert again.status == 200
+    # The Deployment controller writes its status meanwhile (its own manager, its own
+    # resourceVersions): the applier's entry and the spec's generation stay exactly as they were.
+    before, after = first.json()["metadata"], again.json()["metadata"]
+    assert after["generation"] == before["generation"]
+    assert json.dumps(_entry(after)) == json.dumps(_entry(before))
+    entry = _entry(after)
+    assert (entry["operation"], entry["fieldsType"]) == ("Apply", "FieldsV1")
+    assert entry["fieldsV1"]["f:spec"]["f:selector"] == {}  # a LabelSelector is atomic
+
+
+async def test_the_same_apply_of_an_object_no_controller_touches_changes_nothing(api, namespace):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"a": "1"}}
+    path = f"/api/v1/namespaces/{namespace}/configmaps/c1?fieldManager=A"
+    first = await raw(api, "PATCH", path, body=json.dumps(body).encode(), content_type=APPLY)
+    again = await raw(api, "PATCH", path, body=json.dumps(body).encode(), content_type=APPLY)
+    assert (first.status, again.status) == (201, 200)
     before, after = first.json()["metadata"], again.json()["metadata"]
     assert after["resourceVersion"] == before["resourceVersion"]
     assert json.dumps(after["managedFields"]) == json.dumps(before["managedFields"])
-    [entry] = after["managedFields"]
-    assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("A", "Apply", "FieldsV1")
-    assert entry["fieldsV1"]["f:spec"]["f:selector"] == {}  # a LabelSelector is atomic
 
 
 async def test_another_manager_changing_an_owned_field_conflicts(api, namespace):

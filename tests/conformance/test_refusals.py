@@ -175,10 +175,13 @@ async def test_a_64_character_deployment_name_is_accepted_with_a_warning(api, na
 async def test_deployment_selector_is_immutable(api, namespace):
     apps = client.AppsV1Api(api)
     await apps.create_namespaced_deployment(namespace, deployment("d4", labels={"app": "a"}))
-    current = await apps.read_namespaced_deployment("d4", namespace)
-    current.spec.selector.match_labels = {"app": "b"}
-    current.spec.template.metadata.labels = {"app": "b"}
-    status, body = await failure(apps.replace_namespaced_deployment("d4", namespace, current))
+    for _ in range(10):  # the controller's status writes may win the race: read again
+        current = await apps.read_namespaced_deployment("d4", namespace)
+        current.spec.selector.match_labels = {"app": "b"}
+        current.spec.template.metadata.labels = {"app": "b"}
+        status, body = await failure(apps.replace_namespaced_deployment("d4", namespace, current))
+        if status != 409:
+            break
     assert status == 422
     message, reason, _ = status_fields(body)
     assert reason == "Invalid"

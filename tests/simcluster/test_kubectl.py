@@ -97,7 +97,8 @@ async def test_kubectl_creates_applies_reads_and_deletes(simulated, tmp_path):
     )
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] == "TCP"
-    [owner] = deployment["metadata"]["managedFields"]
+    # kubectl's apply owns the spec; the Deployment controller writes status as its own manager.
+    [owner] = [e for e in deployment["metadata"]["managedFields"] if e["operation"] == "Apply"]
     assert (owner["manager"], owner["operation"]) == ("kubectl", "Apply")
 
     deleted = await kubectl(kubeconfig, "delete", "deployment", "web", "-n", "shop")

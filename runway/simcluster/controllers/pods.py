@@ -1,0 +1,363 @@
+"""The kubelet's part: pods start, become ready, crash, fail or finish by their images' tags.
+
+DESIGN.md's simulated images: an ordinary image is ready after `cluster.behaviour`'s delay (per
+image, else `:slow` -> `slow_delay`, else `ready_delay`); `:pullfail` cannot be pulled
+(`ErrImagePull`, then `ImagePullBackOff`); `:crash` crash-loops (`CrashLoopBackOff`, a growing
+`restartCount`, `lastState.terminated`, a log); `:fail` exits 1 (a Job's pod fails); a reference
+that does not parse is `InvalidImageName`. Pods that do not restart (`restartPolicy` Never or
+OnFailure, as Jobs' pods) of an ordinary image exit 0 after the delay. Readiness probes are not
+run: readiness is the delay. Status writes go through the status subresource as `kubelet`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runway.simcluster.controllers import CONTROLLERS, Controller
+from runway.simcluster.controllers.workloads import PODS, write_status
+from runway.simcluster.errors import Object
+from runway.simcluster.store import Change
+
+if TYPE_CHECKING:
+    from runway.simcluster.cluster import SimCluster
+
+log = logging.getLogger("runway.simcluster")
+
+MANAGER = "kubelet"
+HOST_IP = "172.18.0.2"
+CRASH_BACKOFF = 1.0
+"""The first crash loop back-off in seconds (a real kubelet's is 10 s; doubled up to the cap)."""
+CRASH_BACKOFF_CAP = 30.0
+PULL_BACKOFF = 1.0
+"""Seconds an `ErrImagePull` shows before `ImagePullBackOff` (and the first retry's back-off)."""
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:localhost|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?"
+)
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
+)
+
+
+def valid_image(image: str) -> bool:
+    """Whether an image reference parses (the container runtime's reference grammar)."""
+    name = image.split("@", 1)[0]
+    return _REFERENCE.fullmatch(image) is not None and len(name) <= 255
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (`web:crash` -> `crash`), `""` without one."""
+    tail = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return tail.split(":", 1)[1] if ":" in tail else ""
+
+
+def full_reference(image: str) -> str:
+    """`nginx:1` -> `docker.io/library/nginx:1`, as the runtime names what it pulls."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    if "/" not in image:
+        image = f"library/{image}"
+    return f"docker.io/{image}"
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints one: `10s`, `1m20s`, `5m0s`."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    return f"{whole // 60}m{whole % 60}s"
+
+
+@dataclass
+class Container:
+    name: str
+    image: str
+    kind: str  # ok, pullfail, crash, fail, invalid
+    delay: float
+    restarts: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
+    ready: bool = False
+    started: bool = False
+    logs: list[str] = field(default_factory=list)
+    previous_logs: list[str] = field(default_factory=list)
+    pulls: int = 0
+
+
+@dataclass
+class Running:
+    """What the kubelet knows of one pod it runs."""
+
+    uid: str
+    namespace: str
+    name: str
+    restart: str  # Always, OnFailure, Never
+    ip: str
+    started: str
+    containers: list[Container]
+    ready_since: str = ""
+
+
+class Kubelet(Controller):
+    """Runs every pod on one simulated node."""
+
+    watches = (PODS,)
+
+    def __init__(self, cluster: SimCluster) -> None:
+        super().__init__(cluster)
+        self.pods: dict[str, Running] = {}
+        self.logs: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
+        self._next_ip = 0
+        self.rt = cluster.catalogue.by_key(PODS)
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def changed(self, change: Change) -> None:
+        meta = change.obj["metadata"]
+        uid = meta["uid"]
+        if change.type == "DELETED":
+            self.pods.pop(uid, None)
+            self.logs.pop(uid, None)
+            return
+        if uid in self.pods or change.type != "ADDED":
+            return
+        if (change.obj.get("status") or {}).get("phase") not in (None, "Pending"):
+            return  # a pod from before this kubelet started: leave it as it is
+        if (change.obj.get("status") or {}).get("conditions"):
+            return
+        self._start(change.obj)
+
+    def _start(self, pod: Object) -> None:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        behaviour = self.cluster.behaviour
+        containers = []
+        for container in spec.get("containers") or ():
+            image = str(container.get("image") or "")
+            tag = image_tag(image)
+            if not valid_image(image):
+                kind = "invalid"
+            elif tag in ("pullfail", "crash", "fail"):
+                kind = tag
+            else:
+                kind = "ok"
+            delay = behaviour.image_delays.get(image)
+            if delay is None:
+                delay = behaviour.slow_delay if tag == "slow" else behaviour.ready_delay
+            containers.append(Container(str(container.get("name")), image, kind, float(delay)))
+        self._next_ip += 1
+        ip = f"10.244.{(self._next_ip // 250) % 250}.{self._next_ip % 250 + 2}"
+        now = self.cluster.objects.now()
+        running = Running(
+            meta["uid"],
+            meta.get("namespace", ""),
+            meta["name"],
+            str(spec.get("restartPolicy") or "Always"),
+            ip,
+            now,
+            containers,
+        )
+        self.pods[running.uid] = running
+        self.logs[running.uid] = {c.name: (c.logs, c.previous_logs) for c in containers}
+        for container in containers:
+            if container.kind == "invalid":
+                container.state = {
+                    "waiting": {
+                        "reason": "InvalidImageName",
+                        "message": f'Failed to apply default image tag "{container.image}": '
+                        f'couldn\'t parse image name "{container.image}": invalid reference '
+                        "format",
+                    }
+                }
+            else:
+                container.state = {"waiting": {"reason": "ContainerCreating"}}
+                self._after(running, container.delay, container, self._run)
+        self._write(running)
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def _after(self, pod: Running, delay: float, container: Container, step: Any) -> None:
+        def action() -> None:
+            if self.pods.get(pod.uid) is pod:
+                step(pod, container)
+
+        self.later(delay, action)
+
+    def _run(self, pod: Running, container: Container) -> None:
+        """The container's delay is over: pulled and started, or not."""
+        now = self.cluster.objects.now()
+        if container.kind == "pullfail":
+            container.pulls += 1
+            reference = full_reference(container.image)
+            message = (
+                f'rpc error: code = NotFound desc = failed to pull and unpack image "{reference}": '
+                f'failed to resolve reference "{reference}": {reference}: not found'
+            )
+            container.state = {"waiting": {"reason": "ErrImagePull", "message": message}}
+            self._write(pod)
+            self._after(pod, PULL_BACKOFF, container, self._pull_backoff)
+            return
+        fails = container.kind in ("crash", "fail")
+        container.started = True
+        container.state = {"running": {"startedAt": now}}
+        if fails:
+            container.logs.append(f"simulated crash of {container.image}: exiting with code 1")
+            self._terminate(pod, container, 1, now)
+            return
+        if pod.restart != "Always":
+            container.logs.append(f"simulated run of {container.image} completed")
+            self._terminate(pod, container, 0, now)
+            return
+        container.ready = True
+        self._write(pod)
+
+    def _pull_backoff(self, pod: Running, container: Container) -> None:
+        delay = min(PULL_BACKOFF * 2**container.pulls, 300.0)
+        container.state = {
+            "waiting": {
+                "reason": "ImagePullBackOff",
+                "message": f'Back-off pulling image "{container.image}": ErrImagePull: '
+                + str(container.state.get("waiting", {}).get("message", "")),
+            }
+        }
+        self._write(pod)
+        self._after(pod, delay, container, self._run)
+
+    def _terminate(self, pod: Running, container: Container, code: int, now: str) -> None:
+        started = container.state.get("running", {}).get("startedAt", now)
+        terminated = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": started,
+            "finishedAt": now,
+            "containerID": f"containerd://{pod.uid.replace('-', '')}{container.restarts:04d}",
+        }
+        container.ready = False
+        restarts = pod.restart == "Always" or (pod.restart == "OnFailure" and code != 0)
+        if not restarts:
+            container.state = {"terminated": terminated}
+            self._write(pod)
+            return
+        container.restarts += 1
+        container.last = {"terminated": terminated}
+        container.previous_logs[:] = container.logs
+        backoff = min(CRASH_BACKOFF * 2 ** (container.restarts - 1), CRASH_BACKOFF_CAP)
+        container.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {go_duration(backoff)} restarting failed "
+                f"container={container.name} pod={pod.name}_{pod.namespace}({pod.uid})",
+            }
+        }
+        self._write(pod)
+        self._after(pod, backoff, container, self._restart)
+
+    def _restart(self, pod: Running, container: Container) -> None:
+        self._run(pod, container)  # the same image does the same again
+
+    # -- status --------------------------------------------------------------------------------
+
+    def _write(self, pod: Running) -> None:
+        live = self.cluster.store.get(PODS, pod.namespace, pod.name)
+        if live is None or live["metadata"]["uid"] != pod.uid:
+            self.pods.pop(pod.uid, None)
+            return
+        now = self.cluster.objects.now()
+        containers = pod.containers
+        done = [c for c in containers if "terminated" in c.state]
+        if containers and len(done) == len(containers):
+            failed = any(c.state["terminated"]["exitCode"] != 0 for c in done)
+            phase = "Failed" if failed else "Succeeded"
+        elif any(c.started or c.restarts for c in containers):
+            phase = "Running"
+        else:
+            phase = "Pending"
+        ready = bool(containers) and all(c.ready for c in containers)
+        if ready and not pod.ready_since:
+            pod.ready_since = now
+        elif not ready:
+            pod.ready_since = ""
+        previous = live.get("status") or {}
+        transitions = {
+            c.get("type"): (c.get("status"), c.get("lastTransitionTime"))
+            for c in previous.get("conditions") or ()
+        }
+
+        def cond(kind: str, value: bool, reason: str | None = None) -> dict[str, Any]:
+            status = "True" if value else "False"
+            old = transitions.get(kind)
+            since = old[1] if old is not None and old[0] == status else now
+            out: dict[str, Any] = {
+                "type": kind,
+                "status": status,
+                "lastProbeTime": None,
+                "lastTransitionTime": since,
+            }
+            if reason and not value:
+                out["reason"] = reason
+                if reason == "ContainersNotReady":
+                    waiting = [c.name for c in containers if not c.ready]
+                    out["message"] = f"containers with unready status: [{' '.join(waiting)}]"
+            if kind in ("Ready", "ContainersReady") and phase == "Succeeded":
+                out["reason"] = "PodCompleted"
+            return out
+
+        conditions = [
+            cond("PodReadyToStartContainers", True),
+            cond("Initialized", True),
+            cond("Ready", ready, "ContainersNotReady"),
+            cond("ContainersReady", ready, "ContainersNotReady"),
+            cond("PodScheduled", True),
+        ]
+        statuses = []
+        for c in containers:
+            entry: dict[str, Any] = {
+                "name": c.name,
+                "state": c.state,
+                "lastState": c.last,
+                "ready": c.ready,
+                "restartCount": c.restarts,
+                "image": c.image,
+                "imageID": "" if not c.started else f"{full_reference(c.image)}@sha256:{'0' * 64}",
+                "started": c.started and "running" in c.state,
+            }
+            if c.started:
+                entry["containerID"] = f"containerd://{pod.uid.replace('-', '')}{c.restarts:04d}"
+            statuses.append(entry)
+        status: dict[str, Any] = {
+            "phase": phase,
+            "conditions": conditions,
+            "hostIP": HOST_IP,
+            "hostIPs": [{"ip": HOST_IP}],
+            "podIP": pod.ip,
+            "podIPs": [{"ip": pod.ip}],
+            "startTime": pod.started,
+            "containerStatuses": statuses,
+            "qosClass": previous.get("qosClass", "BestEffort"),
+        }
+        write_status(self.cluster, self.rt, live, status, MANAGER)
+
+    # -- logs ----------------------------------------------------------------------------------
+
+    def log_of(self, uid: str, container: str, previous: bool = False) -> str:
+        current, before = self.logs.get(uid, {}).get(container, ([], []))
+        lines = before if previous else current
+        return "".join(f"{line}\n" for line in lines)
+
+
+def pod_log(cluster: SimCluster, pod: Object, container: str, previous: bool = False) -> str:
+    """What `pods/log` shows of one container: its simulated output (empty when it has none)."""
+    for controller in cluster.controllers.running:
+        if isinstance(controller, Kubelet):
+            return controller.log_of(pod["metadata"]["uid"], container, previous)
+    return ""
+
+
+CONTROLLERS.append(Kubelet)
