@@ -35,10 +35,18 @@ _DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 DURATION_PATTERN = r"^(?=[0-9])([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
 
+_LONGEST = 64
+"""No real quantity or duration is longer: `1e999999999` would take minutes to compute exactly,
+and Python refuses to read integers past 4,300 digits."""
+_EXPONENT_MAX = 30
+
+
 def parse_quantity(text: str) -> Fraction | None:
     """The exact value of a Kubernetes quantity (`1Gi` -> 1073741824), or None if not one."""
-    match = _QUANTITY.fullmatch(text)
+    match = _QUANTITY.fullmatch(text) if len(text) <= _LONGEST else None
     if match is None:
+        return None
+    if match["exponent"] and abs(int(match["exponent"])) > _EXPONENT_MAX:
         return None
     value = Fraction(match["number"])
     if match["suffix"]:
@@ -50,7 +58,7 @@ def parse_quantity(text: str) -> Fraction | None:
 
 def parse_duration(text: str) -> int | None:
     """Seconds in a duration such as `90s`, `10m`, `1h30m`, or None when it is not one."""
-    match = _DURATION.fullmatch(text)
+    match = _DURATION.fullmatch(text) if len(text) <= _LONGEST else None
     if match is None or not text:
         return None
     hours, minutes, seconds = (int(group or 0) for group in match.groups())

@@ -14,6 +14,8 @@ _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {exponent: suffix for suffix, exponent in _DECIMAL.items()}
 _NANO = Fraction(1, 10**9)
+_LONGEST = 64
+_EXPONENT_MAX = 100
 
 
 class QuantityError(ValueError):
@@ -57,7 +59,9 @@ def value_of(text: str | int | float) -> Fraction:
 
 
 def _parse(text: str) -> tuple[Fraction, str]:
-    match = _SHAPE.match(text.strip())
+    # Bounded, as a real server's parser is: an exact 1e999999999 would take minutes, and int()
+    # refuses numbers past 4,300 digits.
+    match = _SHAPE.match(text.strip()) if len(text) <= _LONGEST else None
     if not match:
         raise QuantityError()
     number, suffix = match.groups()
@@ -68,6 +72,10 @@ def _parse(text: str) -> tuple[Fraction, str]:
         return value * 1024 ** _BINARY[suffix], "binary"
     if suffix in _DECIMAL:
         return value * Fraction(10) ** _DECIMAL[suffix], "decimal"
-    if suffix[:1] in ("e", "E") and re.fullmatch(r"[-+]?\d+", suffix[1:]):
+    if (
+        suffix[:1] in ("e", "E")
+        and re.fullmatch(r"[-+]?\d+", suffix[1:])
+        and abs(int(suffix[1:])) <= _EXPONENT_MAX
+    ):
         return value * Fraction(10) ** int(suffix[1:]), "exponent"
     raise QuantityError()

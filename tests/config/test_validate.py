@@ -527,3 +527,16 @@ def test_the_validator_and_the_reference_table_agree_on_where_references_stand()
     assert check.problems == []
     spec = document.data["services"]["s"]
     assert [(p, a) for p, _, a in check.uses] == [(p, a) for p, _, a in declared_strings("s", spec)]
+
+
+@pytest.mark.parametrize("amount", ["1e999999999", "1" * 5000])
+def test_quantities_too_large_to_compute_are_refused(amount):
+    # Found by the fuzz run: an exact 10**999999999 took the server's thread for minutes.
+    assert problems(f"""
+        runway: 1
+        app: a
+        services:
+          s: {{image: x, resources: {{limits: {{cpu: "{amount}"}}}}}}
+    """) == [
+        f"line 5: services.s.resources.limits.cpu: '{amount}' is not a CPU amount such as 500m or 2"
+    ]
