@@ -30,18 +30,19 @@ def input_secret_name(app: str, input_name: str, version: int) -> str:
     return f"{app}-{input_name.replace('_', '-')}-{version}"
 
 
-def env_secret_name(app: str, service: str, deployment: int) -> str:
-    """The Secret of a service's env values that interpolate a secret input, for one deployment."""
-    return f"{app}-{service}-env-{deployment}"
+def env_secret_name(app: str, service: str, digest: str) -> str:
+    """The Secret of a service's env values that interpolate a secret input, named after a
+    digest of what it holds (see render_values.fingerprint)."""
+    return f"{app}-{service}-env-{digest}"
 
 
-def registry_secret_name(app: str, service: str, deployment: int) -> str:
-    """The image pull Secret of a service's image, for one deployment.
+def registry_secret_name(app: str, service: str, digest: str) -> str:
+    """The image pull Secret of a service's image, named after a digest of what it holds.
 
     One per step rather than one per app and deployment: two steps whose images come from
     different registries would otherwise render different contents under one immutable name
     (the second apply fails), or each would need the other's registry answers."""
-    return f"{app}-{service}-registry-{deployment}"
+    return f"{app}-{service}-registry-{digest}"
 
 
 def tls_secret_name(app: str, service: str) -> str:

@@ -3,11 +3,10 @@ Kubernetes client; plain dicts ready for server-side apply.
 
 The same step and target always render to the same objects (byte for byte as sorted JSON). A new
 deployment of an unchanged service changes only the `runway.dev/deployment` label of its
-objects' metadata, so applying it restarts no pod, with two exceptions that follow from
-DESIGN.md's "a new value is a new Secret": a service with an env value composed with a secret
-input (`postgres://blog:${{ inputs.db_password }}@...`), or an image from a configured registry,
-refers to a Secret named with the deployment number, so its pod template changes and its pods
-are replaced on every deployment.
+objects' metadata, so applying it restarts no pod. The Secrets a step composes (env values
+that interpolate a secret input, registry credentials) are immutable and named after a digest
+of what they hold, with each secret value stood in for by its versioned Secret: a new value is
+a new Secret (DESIGN.md), and an unchanged one keeps its name, so its pods keep running.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from runway.deploy.render_target import (
     SecretRef,
     Target,
 )
-from runway.deploy.render_values import Values, format_answer
+from runway.deploy.render_values import Values, fingerprint, format_answer
 from runway.deploy.render_workloads import (
     MANAGED_BY,
     Workload,
@@ -132,8 +131,7 @@ class _Step:
 
     def _env(self, service: Service) -> list[dict[str, Any]]:
         workload = self.workload
-        secret_name = names.env_secret_name(workload.app, service.name, self.target.deployment)
-        env, composed = self.values.env(service, secret_name)
+        env, composed, secret_name = self.values.env(service)
         if composed:
             self.secrets.append(
                 env_secret(secret_name, workload.namespace, workload.labels, composed)
@@ -147,8 +145,13 @@ class _Step:
             return None
         workload = self.workload
         where = f"registries.{registry.host}"
+        stand_ins = {
+            "host": registry.host,
+            "username": self.values.stand_in_text(registry.username, f"{where}.username"),
+            "password": self.values.stand_in_text(registry.password, f"{where}.password"),
+        }
         name = names.registry_secret_name(
-            workload.app, workload.service.name, self.target.deployment
+            workload.app, workload.service.name, fingerprint(stand_ins)
         )
         self.secrets.append(
             pull_secret(

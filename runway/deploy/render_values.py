@@ -3,7 +3,9 @@ may only ever reach a Secret."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from runway.config import template
@@ -46,13 +48,13 @@ class Values:
             raise RenderError(f"{where}: services.{service}.url needs a service with a port")
         return f"http://{self.host(service)}:{other.ports[0]}"
 
-    def env(
-        self, service: Service, secret_name: str
-    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """The container's env list, and the values to place whole in the service's env Secret
-        `secret_name` (those that interpolate a secret input without being exactly one)."""
+    def env(self, service: Service) -> tuple[list[dict[str, Any]], dict[str, str], str]:
+        """The container's env list, the values to place whole in the service's env Secret
+        (those that interpolate a secret input without being exactly one), and that Secret's
+        name."""
         entries: list[dict[str, Any]] = []
         composed: dict[str, str] = {}
+        stand_ins: dict[str, str] = {}
         for variable, text in service.env.items():
             where = f"services.{service.name}.env.{variable}"
             parts = self._parse(text, where)
@@ -62,10 +64,22 @@ class Values:
                 entries.append(_from_secret(variable, ref.name, ref.key))
             elif any(self._is_secret(part) for part in parts):
                 composed[variable] = self.secret_text(text, where)
-                entries.append(_from_secret(variable, secret_name, variable))
+                stand_ins[variable] = self.stand_in_text(text, where)
+                entries.append({"name": variable})  # its Secret's name comes below
             else:
                 entries.append({"name": variable, "value": self.text(text, where)})
-        return entries, composed
+        secret_name = names.env_secret_name(self.config.app, service.name, fingerprint(stand_ins))
+        for entry in entries:
+            if len(entry) == 1:
+                entry.update(_from_secret(entry["name"], secret_name, entry["name"]))
+        return entries, composed, secret_name
+
+    def stand_in_text(self, text: str, where: str) -> str:
+        """A string as `secret_text` composes it, with each secret value replaced by where it
+        lives (its versioned Secret): it changes exactly when the composed value does, and
+        tells nothing of it. Named after its digest, a composed Secret stays the same across
+        deployments that change nothing, so their pods are not restarted."""
+        return "".join(self._parts(text, where, secrets_allowed=True, stand_ins=True))
 
     def secret_ref(self, name: str, where: str) -> SecretRef:
         """Where the value of the secret input `name` lives."""
@@ -87,7 +101,9 @@ class Values:
         spec = self.config.inputs.get(part.name)
         return spec is not None and spec.secret
 
-    def _parts(self, text: str, where: str, *, secrets_allowed: bool) -> Iterator[str]:
+    def _parts(
+        self, text: str, where: str, *, secrets_allowed: bool, stand_ins: bool = False
+    ) -> Iterator[str]:
         if template.OPEN not in text:
             yield text
             return
@@ -101,7 +117,9 @@ class Values:
                     else self.url(part.service, where)
                 )
             else:
-                yield self._input(part.name, where, secrets_allowed=secrets_allowed)
+                yield self._input(
+                    part.name, where, secrets_allowed=secrets_allowed, stand_ins=stand_ins
+                )
 
     @staticmethod
     def _parse(text: str, where: str) -> tuple[template.Part, ...]:
@@ -110,13 +128,18 @@ class Values:
         except template.TemplateError as error:
             raise RenderError(f"{where}: {error}") from None
 
-    def _input(self, name: str, where: str, *, secrets_allowed: bool) -> str:
+    def _input(
+        self, name: str, where: str, *, secrets_allowed: bool, stand_ins: bool = False
+    ) -> str:
         spec = self.config.inputs.get(name)
         if spec is None:
             raise RenderError(f"{where}: unknown input '{name}'")
         if spec.secret:
             if not secrets_allowed:
                 raise RenderError(f"{where}: secret input '{name}' may only be used in env")
+            if stand_ins:
+                ref = self.secret_ref(name, where)
+                return f"\x00{ref.name}/{ref.key}\x00"  # NUL: no env value can hold one
             value = self.target.secret_values.get(name)
             if value is None:
                 raise RenderError(
@@ -127,6 +150,12 @@ class Values:
         if answer is None:
             raise RenderError(f"{where}: input '{name}' has no answer yet")
         return format_answer(answer)
+
+
+def fingerprint(values: Mapping[str, str]) -> str:
+    """A short digest of `values` (ten hex digits) for names that change with their content."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
 def _from_secret(variable: str, secret: str, key: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import textwrap
 from pathlib import Path
@@ -24,6 +25,7 @@ from runway.deploy import (
     names,
     render_step,
 )
+from runway.deploy.render_values import fingerprint
 from runway.planner import Plan, StepKind, plan_source
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -105,13 +107,20 @@ def meta(name: str, service: str, **extra: Any) -> dict[str, Any]:
 
 
 DB_URL = "postgres://blog:s3cret@blog-db.rw-ann-prod.svc:5432/blog"
+# The env Secret is named after what it holds, the password stood in for by its versioned Secret.
+DB_URL_STAND_IN = (
+    "postgres://blog:\x00blog-db-password-1/value\x00@blog-db.rw-ann-prod.svc:5432/blog"
+)
+ENV_SECRET = names.env_secret_name(
+    "blog", "{service}", fingerprint({"DATABASE_URL": DB_URL_STAND_IN})
+)
 
 
 def env_secret(service: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": meta(f"blog-{service}-env-7", service),
+        "metadata": meta(ENV_SECRET.format(service=service), service),
         "immutable": True,
         "type": "Opaque",
         "stringData": {"DATABASE_URL": DB_URL},
@@ -119,7 +128,7 @@ def env_secret(service: str) -> dict[str, Any]:
 
 
 def from_env_secret(service: str) -> dict[str, Any]:
-    ref = {"name": f"blog-{service}-env-7", "key": "DATABASE_URL"}
+    ref = {"name": ENV_SECRET.format(service=service), "key": "DATABASE_URL"}
     return {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": ref}}
 
 
@@ -394,15 +403,20 @@ def test_a_new_deployment_of_an_unchanged_service_changes_its_labels_only(path: 
     )
 
 
-def test_a_service_with_a_composed_secret_value_refers_to_the_new_deployments_secret():
+def test_a_composed_secret_keeps_its_name_until_a_value_in_it_changes():
     plan = example("blog.yaml")
-    before = dumps(render_step(plan, "web", blog_target(7)))
-    after = dumps(render_step(plan, "web", blog_target(8)))
-    assert before != after
-    renumbered = before.replace("blog-web-env-7", "blog-web-env-8").replace(
-        '"runway.dev/deployment": "7"', '"runway.dev/deployment": "8"'
-    )
-    assert renumbered == after
+    before = render_step(plan, "web", blog_target(7))
+    after = render_step(plan, "web", blog_target(8))
+    # A new deployment with the same answers: labels only, so web's pods are not restarted.
+    assert without_deployment_label(before) == without_deployment_label(after)
+    # A new password is a new version of its Secret: a new env Secret, and a new pod template.
+    target = blog_target(8)
+    refs = {**target.secrets, "db_password": SecretRef("blog-db-password-2", "value")}
+    changed = render_step(plan, "web", Target(**{**_fields(target), "secrets": refs}))
+    old_name = next(m for m in after if m["kind"] == "Secret")["metadata"]["name"]
+    new_name = next(m for m in changed if m["kind"] == "Secret")["metadata"]["name"]
+    assert old_name != new_name
+    assert new_name.startswith("blog-web-env-")
 
 
 def test_a_redeploy_that_changes_an_env_value_keeps_selectors_and_runs_a_new_job():
@@ -453,7 +467,7 @@ def test_notes_pulls_with_its_registry_credentials_and_claims_from_the_storage_c
         plan.config, secret_value="tok3n", settings=settings, host="notes.example.org"
     )
     pull, claim, deployment, service, ingress = render_step(plan, "app", target)
-    assert pull["metadata"]["name"] == "notes-app-registry-7"
+    assert re.fullmatch(r"notes-app-registry-[0-9a-f]{10}", pull["metadata"]["name"])
     assert (pull["type"], pull["immutable"]) == ("kubernetes.io/dockerconfigjson", True)
     auths = json.loads(pull["stringData"][".dockerconfigjson"])["auths"]
     assert list(auths) == ["registry.example.com"]
@@ -463,7 +477,7 @@ def test_notes_pulls_with_its_registry_credentials_and_claims_from_the_storage_c
     assert claim["metadata"]["name"] == "notes-app-files"
     assert claim["spec"]["storageClassName"] == "fast"
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["imagePullSecrets"] == [{"name": "notes-app-registry-7"}]
+    assert pod["imagePullSecrets"] == [{"name": pull["metadata"]["name"]}]
     assert pod["containers"][0]["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
         "limits": {"memory": "512Mi"},
