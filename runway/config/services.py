@@ -30,6 +30,7 @@ def read_services(check: Checker, value: object) -> dict[str, Service]:
     names = frozenset(section)
     services: dict[str, Service] = {}
     hosts: dict[str, str] = {}
+    claims: dict[str, tuple[str, str]] = {}
     for name, spec in section.items():
         path: Path = ("services", name)
         named = check.label(path, name, fields.SERVICE_MAX)
@@ -42,9 +43,27 @@ def read_services(check: Checker, value: object) -> dict[str, Service]:
                     (*path, "expose", "host"), f"'{host}' is already exposed by {hosts[host]}"
                 )
             hosts.setdefault(host, name)
+        if service is not None:
+            _claims_apart(check, path, service, claims)
         if named and service is not None and len(check.problems) == errors:
             services[name] = service
     return services
+
+
+def _claims_apart(
+    check: Checker, path: Path, service: Service, claims: dict[str, tuple[str, str]]
+) -> None:
+    """Each volume becomes the claim `<app>-<service>-<volume>`: `web` with volume `data-x` and
+    `web-data` with volume `x` would share one, so their data."""
+    for volume in service.volumes:
+        claim = f"{service.name}-{volume.name}"
+        other = claims.setdefault(claim, (service.name, volume.name))
+        if other != (service.name, volume.name):
+            check.problem(
+                (*path, "volumes", volume.name),
+                f"volume '{volume.name}' of '{service.name}' and volume '{other[1]}' of "
+                f"'{other[0]}' would be the same claim, <app>-{claim}; rename one",
+            )
 
 
 def _service(

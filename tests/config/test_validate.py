@@ -540,3 +540,16 @@ def test_quantities_too_large_to_compute_are_refused(amount):
     """) == [
         f"line 5: services.s.resources.limits.cpu: '{amount}' is not a CPU amount such as 500m or 2"
     ]
+
+
+def test_two_volumes_that_would_share_a_claim_are_refused():
+    assert problems("""
+        runway: 1
+        app: a
+        services:
+          web: {image: x, volumes: {data-x: {mount: /d, size: 1Gi}}}
+          web-data: {image: x, volumes: {x: {mount: /d, size: 1Gi}}}
+    """) == [
+        "line 6: services.web-data.volumes.x: volume 'x' of 'web-data' and volume 'data-x' of 'web' "
+        "would be the same claim, <app>-web-data-x; rename one"
+    ]
