@@ -5,206 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from runway.config.schema import config_schema
-
-Schema = dict[str, Any]
-
-_TIME: Schema = {"type": "string", "format": "date-time"}
-_OPT_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
-_NAME: Schema = {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 32}
-_PASSWORD: Schema = {"type": "string", "minLength": 10, "maxLength": 1024}
-_TEXT: Schema = {"type": "string", "minLength": 1}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-        "additionalProperties": False,
-    }
-
-
-def _page(item: str) -> Schema:
-    return _object(
-        {
-            "items": {"type": "array", "items": _ref(item)},
-            "next_cursor": {"type": ["string", "null"]},
-        }
-    )
-
-
-_STEP_STATES = [
-    "pending", "waiting_for_input", "applying", "waiting_ready",
-    "succeeded", "failed", "skipped", "cancelled",
-]  # fmt: skip
-_DEPLOYMENT_STATES = [
-    "created", "running", "waiting_for_input", "succeeded", "failed", "cancelled", "superseded",
-]  # fmt: skip
-
-_QUESTION_REQUIRED = [
-    "name", "prompt", "description", "type", "choices", "pattern", "default",
-    "generate", "needed_by", "answered", "source",
-]  # fmt: skip
-
-_ENVIRONMENT: dict[str, Schema] = {
-    "name": {"type": "string"},
-    "owner": {"type": "string"},
-    "namespace": {"type": "string"},
-    "on_failure": {"enum": ["manual", "rollback"]},
-    "created_at": _TIME,
-}
-
-_SUMMARY: dict[str, Schema] = {
-    "id": {"type": "integer"},
-    "number": {"type": "integer"},
-    "env": {"type": "string"},
-    "owner": {"type": "string"},
-    "app": {"type": "string"},
-    "status": {"enum": _DEPLOYMENT_STATES},
-    "reason": {"type": ["string", "null"]},
-    "created_at": _TIME,
-    "started_at": _OPT_TIME,
-    "finished_at": _OPT_TIME,
-    "rollback_of": {"type": ["integer", "null"]},
-    "monitor_url": {"type": "string", "format": "uri"},
-}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": _object(
-        {
-            "error": _object(
-                {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "details": {"type": "array", "items": {"type": "object"}},
-                }
-            )
-        }
-    ),
-    "User": _object(
-        {
-            "name": {"type": "string"},
-            "role": {"enum": ["admin", "member"]},
-            "disabled": {"type": "boolean"},
-            "quota": {"type": "object", "additionalProperties": {"type": "string"}},
-            "created_at": _TIME,
-        }
-    ),
-    "Session": _object({"token": {"type": "string"}, "expires_at": _TIME, "user": _ref("User")}),
-    "Token": _object(
-        {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "kind": {"enum": ["session", "api", "browser"]},
-            "created_at": _TIME,
-            "expires_at": _TIME,
-        }
-    ),
-    "NewToken": _object(
-        {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "kind": {"enum": ["api"]},
-            "created_at": _TIME,
-            "expires_at": _TIME,
-            "token": {"type": "string", "description": "Shown this once."},
-        }
-    ),
-    "Key": _object(
-        {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "fingerprint": {"type": "string"},
-            "public_key": {"type": "string"},
-            "created_at": _TIME,
-        }
-    ),
-    "Invite": _object(
-        {
-            "url": {"type": "string", "format": "uri"},
-            "token": {"type": "string"},
-            "role": {"enum": ["admin", "member"]},
-            "expires_at": _TIME,
-        }
-    ),
-    "Environment": _object(_ENVIRONMENT),
-    "EnvironmentDetail": _object(
-        {
-            **_ENVIRONMENT,
-            "apps": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "name": {"type": "string"},
-                        "services": {
-                            "type": "array",
-                            "items": _object(
-                                {
-                                    "name": {"type": "string"},
-                                    "kind": {"type": "string"},
-                                    "status": {"enum": [*_STEP_STATES, None]},
-                                }
-                            ),
-                        },
-                        "latest_deployment": _ref("DeploymentSummary"),
-                    }
-                ),
-            },
-        }
-    ),
-    "DeploymentSummary": _object(_SUMMARY),
-    "Step": _object(
-        {
-            "name": {"type": "string"},
-            "kind": {"enum": ["service", "job", "backup", "restore"]},
-            "status": {"enum": _STEP_STATES},
-            "depends_on": {"type": "array", "items": {"type": "string"}},
-            "depth": {"type": "integer"},
-            "needs": {"type": "array", "items": {"type": "string"}},
-            "asks": {"type": "array", "items": {"type": "string"}},
-            "reason": {"type": ["string", "null"]},
-            "started_at": _OPT_TIME,
-            "finished_at": _OPT_TIME,
-        }
-    ),
-    "Question": _object(
-        {
-            "name": {"type": "string"},
-            "prompt": {"type": "string"},
-            "description": {"type": ["string", "null"]},
-            "type": {"enum": ["string", "secret", "integer", "boolean", "choice"]},
-            "choices": {"type": ["array", "null"], "items": {"type": "string"}},
-            "pattern": {"type": ["string", "null"]},
-            "default": {"type": ["string", "integer", "boolean", "null"]},
-            "generate": {"type": ["integer", "null"]},
-            "needed_by": {"type": "array", "items": {"type": "string"}},
-            "answered": {"type": "boolean"},
-            "source": {"enum": ["answer", "reused", "default", None]},
-            "value": {
-                "type": ["string", "integer", "boolean", "null"],
-                "description": "Absent for secret inputs.",
-            },
-        },
-        required=_QUESTION_REQUIRED,
-    ),
-    "Deployment": _object(
-        {
-            **_SUMMARY,
-            "steps": {"type": "array", "items": _ref("Step")},
-            "critical_path": {"type": "array", "items": {"type": "string"}},
-            "questions": {"type": "array", "items": _ref("Question")},
-        }
-    ),
-    "UserPage": _page("User"),
-    "TokenPage": _page("Token"),
-    "KeyPage": _page("Key"),
-    "EnvironmentPage": _page("Environment"),
-    "DeploymentPage": _page("DeploymentSummary"),
-}
+from runway.http.openapi_schemas import NAME, PASSWORD, SCHEMAS, TEXT, Schema, ref, strict_object
+from runway.store.pages import MAX_ID
 
 
 def _json(schema: Schema) -> Schema:
@@ -215,7 +17,7 @@ def _answer(description: str, schema: Schema | None = None) -> Schema:
     return {"description": description, **(_json(schema) if schema else {})}
 
 
-_ERROR = _ref("Error")
+_ERROR = ref("Error")
 
 
 def _op(
@@ -272,25 +74,25 @@ _PAGE = (
     _query("cursor", {"type": "string"}, "next_cursor of the previous page."),
 )
 _OWNER = _query("owner", {"type": "string"}, "Admins: another user's environments.")
-_ENV = _path_param("env", _NAME)
-_ID = _path_param("id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
-_NAME_PARAM = _path_param("name", _NAME)
+_ENV = _path_param("env", NAME)
+_ID = _path_param("id", {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+_NAME_PARAM = _path_param("name", NAME)
 
 
 def _paths() -> dict[str, dict[str, Schema]]:
-    credentials = _object({"username": _TEXT, "password": _TEXT})
-    account = _object({"username": _NAME, "password": _PASSWORD})
+    credentials = strict_object({"username": TEXT, "password": TEXT})
+    account = strict_object({"username": NAME, "password": PASSWORD})
     return {
         "/api/v1/setup": {
             "post": _op(
                 "Create the first admin with the one-time setup token",
-                (201, "The admin, logged in", _ref("Session")),
+                (201, "The admin, logged in", ref("Session")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {
-                            "setup_token": _TEXT,
-                            "username": _NAME,
-                            "password": _PASSWORD,
+                            "setup_token": TEXT,
+                            "username": NAME,
+                            "password": PASSWORD,
                         }
                     )
                 ),
@@ -301,21 +103,21 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/sessions": {
             "post": _op(
                 "Log in: a session token",
-                (201, "A token, shown once", _ref("Session")),
+                (201, "A token, shown once", ref("Session")),
                 body=_json(credentials),
                 errors=(401, 429),
                 auth=False,
             )
         },
         "/api/v1/tokens": {
-            "get": _op("The caller's tokens", (200, "Tokens", _ref("TokenPage"))),
+            "get": _op("The caller's tokens", (200, "Tokens", ref("TokenPage"))),
             "post": _op(
                 "A personal API token",
-                (201, "The token, shown once", _ref("NewToken")),
+                (201, "The token, shown once", ref("NewToken")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {
-                            "name": _TEXT,
+                            "name": TEXT,
                             "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650},
                         },
                         required=["name"],
@@ -329,15 +131,15 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/users": {
             "get": _op(
                 "Admins: every user",
-                (200, "Users", _ref("UserPage")),
+                (200, "Users", ref("UserPage")),
                 errors=(404, 422),
                 params=_PAGE,
             ),
             "post": _op(
                 "Admins: create a user",
-                (201, "The user", _ref("User")),
+                (201, "The user", ref("User")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {**account["properties"], "role": {"enum": ["admin", "member"]}},
                         required=["username", "password"],
                     )
@@ -346,23 +148,23 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ),
         },
         "/api/v1/users/me": {
-            "get": _op("The caller", (200, "The caller", _ref("User"))),
+            "get": _op("The caller", (200, "The caller", ref("User"))),
             "patch": _op(
                 "Change the caller's password (other sessions end)",
-                (200, "The caller", _ref("User")),
-                body=_json(_object({"current_password": _TEXT, "password": _PASSWORD})),
+                (200, "The caller", ref("User")),
+                body=_json(strict_object({"current_password": TEXT, "password": PASSWORD})),
                 errors=(403,),
             ),
         },
         "/api/v1/users/me/keys": {
-            "get": _op("The caller's SSH keys", (200, "Keys", _ref("KeyPage"))),
+            "get": _op("The caller's SSH keys", (200, "Keys", ref("KeyPage"))),
             "post": _op(
                 "Add an SSH public key (for the dashboard over SSH)",
-                (201, "The key", _ref("Key")),
+                (201, "The key", ref("Key")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {
-                            "name": _TEXT,
+                            "name": TEXT,
                             "public_key": {"type": "string", "pattern": "^(ssh-|ecdsa-|sk-)"},
                         }
                     )
@@ -376,9 +178,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/users/{name}": {
             "patch": _op(
                 "Admins: disable, change role, set quota",
-                (200, "The user", _ref("User")),
+                (200, "The user", ref("User")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {
                             "disabled": {"type": "boolean"},
                             "role": {"enum": ["admin", "member"]},
@@ -400,9 +202,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/invites": {
             "post": _op(
                 "Admins: invite a person (a signed, expiring, single-use link)",
-                (201, "The invite", _ref("Invite")),
+                (201, "The invite", ref("Invite")),
                 body=_json(
-                    _object(
+                    strict_object(
                         {
                             "role": {"enum": ["admin", "member"]},
                             "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 30},
@@ -416,7 +218,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/invites/{token}": {
             "post": _op(
                 "Accept an invite: create the account",
-                (201, "The new user, logged in", _ref("Session")),
+                (201, "The new user, logged in", ref("Session")),
                 body=_json(account),
                 errors=(404, 409),
                 auth=False,
@@ -426,16 +228,16 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/environments": {
             "get": _op(
                 "Environments",
-                (200, "Environments", _ref("EnvironmentPage")),
+                (200, "Environments", ref("EnvironmentPage")),
                 errors=(404, 422),
                 params=(*_PAGE, _OWNER),
             ),
             "post": _op(
                 "Create an environment",
-                (201, "The environment", _ref("Environment")),
+                (201, "The environment", ref("Environment")),
                 body=_json(
-                    _object(
-                        {"name": _NAME, "on_failure": {"enum": ["manual", "rollback"]}},
+                    strict_object(
+                        {"name": NAME, "on_failure": {"enum": ["manual", "rollback"]}},
                         required=["name"],
                     )
                 ),
@@ -446,14 +248,16 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/environments/{env}": {
             "get": _op(
                 "An environment with its apps",
-                (200, "The environment", _ref("EnvironmentDetail")),
+                (200, "The environment", ref("EnvironmentDetail")),
                 errors=(404,),
                 params=(_ENV, _OWNER),
             ),
             "patch": _op(
                 "Change an environment's settings",
-                (200, "The environment", _ref("Environment")),
-                body=_json(_object({"on_failure": {"enum": ["manual", "rollback"]}}, required=[])),
+                (200, "The environment", ref("Environment")),
+                body=_json(
+                    strict_object({"on_failure": {"enum": ["manual", "rollback"]}}, required=[])
+                ),
                 errors=(404,),
                 params=(_ENV, _OWNER),
             ),
@@ -467,17 +271,17 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/environments/{env}/deployments": {
             "get": _op(
                 "Deployments, newest first",
-                (200, "Deployments", _ref("DeploymentPage")),
+                (200, "Deployments", ref("DeploymentPage")),
                 errors=(404, 422),
                 params=(*_PAGE, _ENV, _OWNER),
             ),
             "post": _op(
                 "Send a configuration: plan and store a deployment",
-                (201, "The created deployment", _ref("Deployment")),
+                (201, "The created deployment", ref("Deployment")),
                 body={
                     "content": {
                         "application/yaml": {"schema": {"type": "string"}},
-                        "application/json": {"schema": _ref("Configuration")},
+                        "application/json": {"schema": ref("Configuration")},
                     }
                 },
                 errors=(404,),
@@ -487,7 +291,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/deployments/{id}": {
             "get": _op(
                 "A deployment with its steps and questions",
-                (200, "The deployment", _ref("Deployment")),
+                (200, "The deployment", ref("Deployment")),
                 errors=(404,),
                 params=(_ID,),
             )

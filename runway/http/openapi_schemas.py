@@ -1,0 +1,207 @@
+"""The OpenAPI document's component schemas: the shapes of what `/api/v1` answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+TIME: Schema = {"type": "string", "format": "date-time"}
+_OPT_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+NAME: Schema = {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 32}
+PASSWORD: Schema = {"type": "string", "minLength": 10, "maxLength": 1024}
+TEXT: Schema = {"type": "string", "minLength": 1}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def strict_object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+def _page(item: str) -> Schema:
+    return strict_object(
+        {
+            "items": {"type": "array", "items": ref(item)},
+            "next_cursor": {"type": ["string", "null"]},
+        }
+    )
+
+
+_STEP_STATES = [
+    "pending", "waiting_for_input", "applying", "waiting_ready",
+    "succeeded", "failed", "skipped", "cancelled",
+]  # fmt: skip
+_DEPLOYMENT_STATES = [
+    "created", "running", "waiting_for_input", "succeeded", "failed", "cancelled", "superseded",
+]  # fmt: skip
+
+_QUESTION_REQUIRED = [
+    "name", "prompt", "description", "type", "choices", "pattern", "default",
+    "generate", "needed_by", "answered", "source",
+]  # fmt: skip
+
+_ENVIRONMENT: dict[str, Schema] = {
+    "name": {"type": "string"},
+    "owner": {"type": "string"},
+    "namespace": {"type": "string"},
+    "on_failure": {"enum": ["manual", "rollback"]},
+    "created_at": TIME,
+}
+
+_SUMMARY: dict[str, Schema] = {
+    "id": {"type": "integer"},
+    "number": {"type": "integer"},
+    "env": {"type": "string"},
+    "owner": {"type": "string"},
+    "app": {"type": "string"},
+    "status": {"enum": _DEPLOYMENT_STATES},
+    "reason": {"type": ["string", "null"]},
+    "created_at": TIME,
+    "started_at": _OPT_TIME,
+    "finished_at": _OPT_TIME,
+    "rollback_of": {"type": ["integer", "null"]},
+    "monitor_url": {"type": "string", "format": "uri"},
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": strict_object(
+        {
+            "error": strict_object(
+                {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                }
+            )
+        }
+    ),
+    "User": strict_object(
+        {
+            "name": {"type": "string"},
+            "role": {"enum": ["admin", "member"]},
+            "disabled": {"type": "boolean"},
+            "quota": {"type": "object", "additionalProperties": {"type": "string"}},
+            "created_at": TIME,
+        }
+    ),
+    "Session": strict_object(
+        {"token": {"type": "string"}, "expires_at": TIME, "user": ref("User")}
+    ),
+    "Token": strict_object(
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {"enum": ["session", "api", "browser"]},
+            "created_at": TIME,
+            "expires_at": TIME,
+        }
+    ),
+    "NewToken": strict_object(
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {"enum": ["api"]},
+            "created_at": TIME,
+            "expires_at": TIME,
+            "token": {"type": "string", "description": "Shown this once."},
+        }
+    ),
+    "Key": strict_object(
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "fingerprint": {"type": "string"},
+            "public_key": {"type": "string"},
+            "created_at": TIME,
+        }
+    ),
+    "Invite": strict_object(
+        {
+            "url": {"type": "string", "format": "uri"},
+            "token": {"type": "string"},
+            "role": {"enum": ["admin", "member"]},
+            "expires_at": TIME,
+        }
+    ),
+    "Environment": strict_object(_ENVIRONMENT),
+    "EnvironmentDetail": strict_object(
+        {
+            **_ENVIRONMENT,
+            "apps": {
+                "type": "array",
+                "items": strict_object(
+                    {
+                        "name": {"type": "string"},
+                        "services": {
+                            "type": "array",
+                            "items": strict_object(
+                                {
+                                    "name": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "status": {"enum": [*_STEP_STATES, None]},
+                                }
+                            ),
+                        },
+                        "latest_deployment": ref("DeploymentSummary"),
+                    }
+                ),
+            },
+        }
+    ),
+    "DeploymentSummary": strict_object(_SUMMARY),
+    "Step": strict_object(
+        {
+            "name": {"type": "string"},
+            "kind": {"enum": ["service", "job", "backup", "restore"]},
+            "status": {"enum": _STEP_STATES},
+            "depends_on": {"type": "array", "items": {"type": "string"}},
+            "depth": {"type": "integer"},
+            "needs": {"type": "array", "items": {"type": "string"}},
+            "asks": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": ["string", "null"]},
+            "started_at": _OPT_TIME,
+            "finished_at": _OPT_TIME,
+        }
+    ),
+    "Question": strict_object(
+        {
+            "name": {"type": "string"},
+            "prompt": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "type": {"enum": ["string", "secret", "integer", "boolean", "choice"]},
+            "choices": {"type": ["array", "null"], "items": {"type": "string"}},
+            "pattern": {"type": ["string", "null"]},
+            "default": {"type": ["string", "integer", "boolean", "null"]},
+            "generate": {"type": ["integer", "null"]},
+            "needed_by": {"type": "array", "items": {"type": "string"}},
+            "answered": {"type": "boolean"},
+            "source": {"enum": ["answer", "reused", "default", None]},
+            "value": {
+                "type": ["string", "integer", "boolean", "null"],
+                "description": "Absent for secret inputs.",
+            },
+        },
+        required=_QUESTION_REQUIRED,
+    ),
+    "Deployment": strict_object(
+        {
+            **_SUMMARY,
+            "steps": {"type": "array", "items": ref("Step")},
+            "critical_path": {"type": "array", "items": {"type": "string"}},
+            "questions": {"type": "array", "items": ref("Question")},
+        }
+    ),
+    "UserPage": _page("User"),
+    "TokenPage": _page("Token"),
+    "KeyPage": _page("Key"),
+    "EnvironmentPage": _page("Environment"),
+    "DeploymentPage": _page("DeploymentSummary"),
+}
