@@ -98,7 +98,7 @@ def translate(error: BaseException) -> DeployError:
         return TemporaryError("the cluster did not answer in time", 1.0)
     if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return TemporaryError("the connection to the cluster dropped before it answered", 0.5)
-    if isinstance(error, aiohttp.ClientError | ConnectionError):
+    if isinstance(error, aiohttp.ClientError | OSError):
         return TemporaryError(f"the connection to the cluster failed: {error}", 0.5)
     if isinstance(error, ValueError):
         return TemporaryError(f"the cluster sent an answer runway cannot read: {error}", 1.0)
@@ -108,11 +108,9 @@ def translate(error: BaseException) -> DeployError:
 def status_of(error: ApiException) -> dict[str, Any]:
     """The Kubernetes `Status` an ApiException carries (empty when its body is not one, as for
     the plain-text `404 page not found` of an unknown group)."""
-    body = error.body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
+    body = _body_text(error)
     try:
-        status = json.loads(body) if isinstance(body, str) else None
+        status = json.loads(body) if body else None
     except ValueError:
         return {}
     return status if isinstance(status, dict) else {}
@@ -123,7 +121,8 @@ def _from_api(error: ApiException) -> DeployError:
     status = status_of(error)
     reason = str(status.get("reason") or "")
     message = str(status.get("message") or _body_text(error) or error.reason or "no message")
-    details = status.get("details") if isinstance(status.get("details"), dict) else {}
+    found = status.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
     if "field not declared in schema" in message:
         fields = re.findall(r"(\.[^\s:]+): field not declared in schema", message)
         named = ", ".join(fields) or "a field"
@@ -197,14 +196,14 @@ def _short(text: str) -> str:
 
 
 def _body_text(error: ApiException) -> str:
-    body = error.body
+    body: object = error.body
     if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
+        return body.decode("utf-8", "replace").strip()
     return body.strip() if isinstance(body, str) else ""
 
 
 def _retry_after(error: ApiException) -> float:
-    headers = error.headers or {}
+    headers: Any = error.headers or {}
     try:
         return min(60.0, max(0.0, float(headers.get("Retry-After", "1"))))
     except ValueError:

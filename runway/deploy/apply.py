@@ -1,0 +1,111 @@
+"""Applying one object: server-side apply as field manager `runway`, strict field validation,
+forced (runway owns what it renders), retried while the cluster is temporarily unwell.
+
+Idempotent: applying the same manifest again changes nothing on the server (the same
+resourceVersion), so resuming a deployment may apply everything again."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from runway.deploy.connection import Cluster
+from runway.deploy.errors import PermanentError, TemporaryError
+
+FIELD_MANAGER = "runway"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+T = TypeVar("T")
+
+# (apiVersion, kind) -> (resource, namespaced): the kinds runway makes. A fixed table, not
+# discovery: no extra round trip per object, and a kind runway does not know is refused.
+RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "ResourceQuota"): ("resourcequotas", True),
+    ("v1", "LimitRange"): ("limitranges", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ServiceAccount"): ("serviceaccounts", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "Pod"): ("pods", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("batch/v1", "Job"): ("jobs", True),
+    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
+    ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"): ("volumesnapshots", True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How often and how patiently a temporary failure is retried: `tries` attempts in all,
+    waiting `first` seconds, then twice as long each time up to `longest` (or the server's
+    Retry-After when that is longer), with a little jitter."""
+
+    tries: int = 5
+    first: float = 0.25
+    longest: float = 8.0
+
+    def delay(self, attempt: int, error: TemporaryError) -> float:
+        backoff = min(self.longest, self.first * 2**attempt)
+        jittered: float = backoff * random.uniform(0.8, 1.2)
+        return max(jittered, min(error.delay, self.longest))
+
+
+RETRY = Retry()
+
+
+async def retrying(call: Callable[[], Awaitable[T]], retry: Retry = RETRY) -> T:
+    """`call()`, again after each TemporaryError until `retry.tries` are spent (then the last
+    error, whose message says it was retried); a PermanentError at once."""
+    for attempt in range(retry.tries):
+        try:
+            return await call()
+        except TemporaryError as error:
+            if attempt + 1 >= retry.tries:
+                error.message = f"{error.message} (still failing after {retry.tries} tries)"
+                error.args = (error.message,)
+                raise
+            await asyncio.sleep(retry.delay(attempt, error))
+    raise AssertionError("unreachable: retry.tries must be at least 1")
+
+
+def object_path(manifest: dict[str, Any]) -> str:
+    """The API path of the object a manifest describes; PermanentError when runway does not
+    know its kind or it lacks a name (or, namespaced, a namespace)."""
+    api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
+    metadata = manifest.get("metadata") or {}
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    found = RESOURCES.get((str(api_version), str(kind)))
+    if found is None:
+        raise PermanentError(f"runway does not apply objects of kind {kind} ({api_version})")
+    if not name:
+        raise PermanentError(f"the {kind} has no metadata.name")
+    resource, namespaced = found
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    if not namespaced:
+        return f"{prefix}/{resource}/{name}"
+    if not namespace:
+        raise PermanentError(f"the {kind} {name} has no metadata.namespace")
+    return f"{prefix}/namespaces/{namespace}/{resource}/{name}"
+
+
+async def apply(cluster: Cluster, manifest: dict[str, Any], retry: Retry = RETRY) -> dict[str, Any]:
+    """Server-side apply one object; the object as the cluster has it afterwards.
+
+    Temporary failures are retried (`retry`); PermanentError (an unknown field, an invalid or
+    immutable value, quota, forbidden) is raised at once, naming the field or limit."""
+    path = object_path(manifest)
+    query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
+
+    async def once() -> dict[str, Any]:
+        return await cluster.request(
+            "PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH
+        )
+
+    return await retrying(once, retry)

@@ -1,0 +1,167 @@
+"""The connection to a cluster: which one (`auto`, a kubeconfig path), one kubernetes-asyncio
+client for it, and the one raw request every other module of runway.deploy goes through, where
+library exceptions are translated (runway.deploy.errors).
+
+Answers are read as plain dicts, never as kubernetes-asyncio's models: those are slow to build
+and some are mistyped (a DELETE's answer is not always the Status they promise)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config import ConfigException, load_incluster_config, new_client_from_config
+
+from runway.deploy.errors import ClusterUnavailable, DeployError, NotFound, translate
+
+SIMULATED = "runway-sim"
+"""The cluster and context name of runway's simulated cluster (runway.simcluster)."""
+
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+REQUEST_TIMEOUT = 30.0
+"""Seconds one request may take before it counts as a (temporary) failure."""
+
+_JSON = dict.fromkeys((200, 201, 202), "object")
+_FAILURES = (ApiException, aiohttp.ClientError, TimeoutError, OSError, ValueError)
+
+
+class Cluster:
+    """One Kubernetes cluster runway talks to, through one kubernetes-asyncio ApiClient.
+
+    Use it as an async context manager, or call `close()`."""
+
+    def __init__(self, api: ApiClient, *, source: str, simulated: bool) -> None:
+        self.api = api
+        self.source = source
+        """Where its configuration came from: `in-cluster` or the kubeconfig's path."""
+        self.simulated = simulated
+        """Whether this is runway's simulated cluster (`runway-sim`), where nothing runs."""
+
+    @property
+    def url(self) -> str:
+        """The API server's address."""
+        configuration: Configuration = self.api.configuration
+        return str(configuration.host)
+
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.api.close()
+
+    async def version(self) -> dict[str, Any]:
+        """The server's `/version`; ClusterUnavailable when it cannot be reached."""
+        try:
+            return await self.request("GET", "/version", timeout=10.0)
+        except DeployError as error:
+            if isinstance(error, ClusterUnavailable):
+                raise
+            raise ClusterUnavailable(f"the cluster at {self.url} cannot be used: {error}") from None
+
+    async def reachable(self) -> bool:
+        """Whether the API server answers `/version`."""
+        try:
+            await self.version()
+        except ClusterUnavailable:
+            return False
+        return True
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> dict[str, Any]:
+        """One API request; its JSON answer as a dict. Raises runway's DeployError (translated
+        from whatever the library raised), never a library exception."""
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            answer = await self.api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                response_types_map=_JSON,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except _FAILURES as error:
+            raise translate(error) from None
+        if not isinstance(answer, dict):
+            raise translate(ValueError(f"{method} {path} answered with no JSON object"))
+        return answer
+
+    async def get(self, path: str) -> dict[str, Any] | None:
+        """The object at `path`, or None when it does not exist."""
+        try:
+            return await self.request("GET", path)
+        except NotFound:
+            return None
+
+
+async def connect(mode: str) -> Cluster:
+    """The cluster that `mode` names: `auto` (runway's service account inside a pod, else
+    `$KUBECONFIG`, else `~/.kube/config`) or the path of a kubeconfig (a simulated cluster's
+    too). ClusterUnavailable, saying why, when there is none or it cannot be read; it does not
+    contact the server (see `Cluster.reachable`)."""
+    if mode == "auto":
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and SERVICE_ACCOUNT_TOKEN.exists():
+            return _in_cluster()
+        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+        return await _from_kubeconfig(Path(path).expanduser(), "auto: ")
+    return await _from_kubeconfig(Path(mode).expanduser(), "")
+
+
+def _in_cluster() -> Cluster:
+    configuration = Configuration()
+    try:
+        load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError) as error:
+        raise ClusterUnavailable(f"runway's service account cannot be used: {error}") from None
+    return Cluster(ApiClient(configuration), source="in-cluster", simulated=False)
+
+
+async def _from_kubeconfig(path: Path, said: str) -> Cluster:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClusterUnavailable(f"{said}no kubeconfig at {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ClusterUnavailable(f"{said}cannot read the kubeconfig {path}: {error}") from None
+    except yaml.YAMLError as error:
+        raise ClusterUnavailable(f"{said}the kubeconfig {path} is not YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ClusterUnavailable(f"{said}the kubeconfig {path} is not a kubeconfig")
+    try:
+        api = await new_client_from_config(config_file=str(path), persist_config=False)
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as error:
+        raise ClusterUnavailable(f"{said}the kubeconfig {path} cannot be used: {error}") from None
+    return Cluster(api, source=str(path), simulated=_names_simulator(document))
+
+
+def _names_simulator(kubeconfig: dict[str, Any]) -> bool:
+    """Whether the kubeconfig's current context, or its cluster, is runway's simulator."""
+    current = kubeconfig.get("current-context")
+    if current == SIMULATED:
+        return True
+    for entry in kubeconfig.get("contexts") or []:
+        if isinstance(entry, dict) and entry.get("name") == current:
+            context = entry.get("context") or {}
+            return isinstance(context, dict) and context.get("cluster") == SIMULATED
+    return False

@@ -1,0 +1,189 @@
+"""Applying objects: idempotent server-side apply, refusals that are permanent (named at once,
+not retried), and a cluster that fails for a moment (5xx, dropped connection) survived."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from runway.deploy.apply import Retry, apply, object_path
+from runway.deploy.environment_objects import EnvironmentSpec
+from runway.deploy.environments import prepare_environment
+from runway.deploy.errors import PermanentError, TemporaryError
+from tests.deploy.conftest import World
+
+pytestmark = pytest.mark.anyio
+
+QUICK = Retry(tries=5, first=0.01, longest=0.05)
+SLOW = Retry(tries=5, first=5.0, longest=5.0)  # a test that would retry would take 5 s
+
+
+def _config_map(namespace: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": namespace, "labels": {"app": "blog"}},
+        "data": data or {"greeting": "hello"},
+    }
+
+
+def _deployment(namespace: str, **extra_spec: Any) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "blog"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "blog-web", "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "containers": [{"name": "web", "image": "nginx:1.27", "ports": []}],
+                },
+            },
+            **extra_spec,
+        },
+    }
+
+
+async def _environment(world: World, name: str) -> None:
+    await prepare_environment(world.cluster, EnvironmentSpec(name, "alice", "staging"))
+
+
+async def test_applying_twice_changes_nothing(world: World, namespace_name: str) -> None:
+    await _environment(world, namespace_name)
+    first = await apply(world.cluster, _config_map(namespace_name))
+    again = await apply(world.cluster, _config_map(namespace_name))
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert again["metadata"]["managedFields"] == first["metadata"]["managedFields"]
+    [entry] = again["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("runway", "Apply")
+
+
+async def test_applying_a_deployment_twice_restarts_nothing(
+    world: World, namespace_name: str
+) -> None:
+    await _environment(world, namespace_name)
+    first = await apply(world.cluster, _deployment(namespace_name))
+    # Its controller writes the status in between (that moves the resourceVersion); the
+    # spec, and so the generation and the pods, stay as they were.
+    again = await apply(world.cluster, _deployment(namespace_name))
+    assert again["metadata"]["generation"] == first["metadata"]["generation"] == 1
+    assert again["spec"]["template"] == first["spec"]["template"]
+
+
+async def test_an_unknown_field_is_refused_at_once_naming_it(
+    world: World, namespace_name: str
+) -> None:
+    await _environment(world, namespace_name)
+    started = time.monotonic()
+    with pytest.raises(PermanentError, match=r"unknown field \.spec\.foo") as refused:
+        await apply(world.cluster, _deployment(namespace_name, foo="bar"), SLOW)
+    assert time.monotonic() - started < 4, "a permanent refusal was retried"
+    assert "Deployment" in str(refused.value)
+    path = f"/apis/apps/v1/namespaces/{namespace_name}/deployments/blog-web"
+    assert await world.cluster.get(path) is None
+
+
+async def test_a_server_error_once_is_retried_and_survived(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
+    _, since = await world.requests_since(0)
+    await world.inject(kind="status", status=500, count=1, path=path, method="PATCH")
+
+    applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
+
+    assert applied["data"] == {"greeting": "hello"}
+    requests, _ = await world.requests_since(since)
+    assert [r["status"] for r in requests if r["path"] == path] == [500, 201]
+
+
+async def test_a_dropped_connection_is_retried_and_survived(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
+    _, since = await world.requests_since(0)
+    await world.inject(kind="drop", count=1, path=path)
+
+    applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
+
+    assert applied["metadata"]["name"] == "settings"
+    requests, _ = await world.requests_since(since)
+    assert [r["status"] for r in requests if r["path"] == path] == [0, 201]
+
+
+async def test_a_conflict_of_concurrent_writers_is_retried(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
+    await world.inject(kind="conflict", count=2, path=path)
+
+    applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
+
+    assert applied["metadata"]["name"] == "settings"
+
+
+async def test_a_cluster_failing_every_time_fails_with_the_cause_after_the_retries(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
+    _, since = await world.requests_since(0)
+    await world.inject(kind="status", status=503, path=path)
+
+    with pytest.raises(TemporaryError, match=r"503: .*still failing after 5 tries"):
+        await apply(world.cluster, _config_map(namespace_name), QUICK)
+
+    requests, _ = await world.requests_since(since)
+    assert len([r for r in requests if r["path"] == path]) == 5
+
+
+async def test_a_forbidden_request_is_permanent(world: World, namespace_name: str) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
+    await world.inject(kind="status", status=403, path=path)
+
+    with pytest.raises(PermanentError, match="forbidden: "):
+        await apply(world.cluster, _config_map(namespace_name), SLOW)
+
+
+async def test_an_immutable_field_changed_is_refused_naming_it(
+    world: World, namespace_name: str
+) -> None:
+    await _environment(world, namespace_name)
+    await apply(world.cluster, _deployment(namespace_name))
+    changed = _deployment(namespace_name)
+    changed["spec"]["selector"] = {"matchLabels": {"app.kubernetes.io/name": "other"}}
+    changed["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "other"}
+
+    with pytest.raises(PermanentError, match=r"spec\.selector: .*field is immutable"):
+        await apply(world.cluster, changed, SLOW)
+
+
+def test_objects_are_found_by_api_version_and_kind() -> None:
+    assert object_path(_deployment("ns")) == "/apis/apps/v1/namespaces/ns/deployments/blog-web"
+    assert object_path(_config_map("ns")) == "/api/v1/namespaces/ns/configmaps/settings"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}
+    assert object_path(namespace) == "/api/v1/namespaces/ns"
+
+
+def test_an_unknown_kind_or_a_missing_namespace_is_refused() -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(PermanentError, match="does not apply objects of kind Widget"):
+        object_path(widget)
+    unplaced = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    with pytest.raises(PermanentError, match=r"ConfigMap c has no metadata\.namespace"):
+        object_path(unplaced)
