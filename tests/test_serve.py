@@ -52,15 +52,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(data_dir: Path, log: Path) -> Iterator[Server]:
-    """`runway serve --port P --data-dir DIR`, ready; stopped (SIGTERM) afterwards."""
+def serving(data_dir: Path, log: Path, *flags: str) -> Iterator[Server]:
+    """`runway serve --port P --data-dir DIR`, ready; stopped (SIGTERM) afterwards. Without a
+    `--kube` flag it looks for a cluster where nobody has one (a fresh HOME, no KUBECONFIG)."""
     port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HOME": str(data_dir / "home")}
+    env.pop("KUBECONFIG", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [RUNWAY, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            [RUNWAY, "serve", "--port", str(port), "--data-dir", str(data_dir), *flags],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
@@ -232,3 +235,24 @@ def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path):
         "runway: cannot reach the database at postgresql://nobody@127.0.0.1:1/x"
     )
     no_traceback(result.stderr + result.stdout)
+
+
+def test_without_a_cluster_the_server_still_serves_and_says_so(tmp_path: Path):
+    with serving(tmp_path / "data", tmp_path / "log") as server:
+        cluster = httpx.get(f"{server.url}/healthz").json()["cluster"]
+        assert cluster["configured"] is False
+        assert "--kube sim" in cluster["problem"]
+        assert "no cluster" in server.output()
+
+
+def test_kube_sim_runs_the_simulated_cluster_beside_the_server(tmp_path: Path):
+    with serving(tmp_path / "data", tmp_path / "log", "--kube", "sim") as server:
+        cluster = httpx.get(f"{server.url}/healthz").json()["cluster"]
+        assert (cluster["configured"], cluster["simulated"], cluster["reachable"]) == (
+            True,
+            True,
+            True,
+        )
+        assert "deployments go to the simulated cluster" in server.output()
+        assert server.stop() == 0
+    no_traceback(server.output())

@@ -58,6 +58,13 @@ def add_commands(commands: Commands) -> None:
         "--public-url", default=_env("PUBLIC_URL"), metavar="URL", help="default http://HOST:PORT"
     )
     serve.add_argument(
+        "--kube",
+        default=_env("KUBE", "auto"),
+        metavar="MODE",
+        help="auto (in-cluster, else $KUBECONFIG or ~/.kube/config), sim (the built-in simulated "
+        "cluster), or a kubeconfig path; without a cluster the server still serves",
+    )
+    serve.add_argument(
         "--trusted-proxies",
         default=_env("TRUSTED_PROXIES", ""),
         metavar="CIDRS",

@@ -23,9 +23,12 @@ from runway.auth import (
 )
 from runway.auth.passwords import check_password
 from runway.cli.common import Namespace, fail, read_passwords
+from runway.deploy.connection import Cluster, connect
+from runway.deploy.errors import ClusterUnavailable
 from runway.http import Settings, create_app
 from runway.http.access import AccessLog
 from runway.http.settings import SETUP_TOKEN_LIFETIME
+from runway.simcluster import SimCluster
 from runway.store import Store, StoreError, sqlite_url
 
 log = logging.getLogger("runway")
@@ -53,7 +56,7 @@ def run_serve(args: Namespace) -> int:
         database_url=database_url(args), public_url=public_url, trusted_proxies=trusted
     )
     try:
-        return asyncio.run(_serve(settings, listening))
+        return asyncio.run(_serve(settings, listening, args.kube, Path(args.data_dir)))
     except StoreError as error:
         return fail(str(error))
     finally:
@@ -77,13 +80,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return listening
 
 
-async def _serve(settings: Settings, listening: socket.socket) -> int:
-
+async def _serve(settings: Settings, listening: socket.socket, kube: str, data: Path) -> int:
     store = await Store.open(settings.database_url)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(store.close)
+        cluster, problem = await _cluster(kube, data, stack)
         await announce_setup_token(store, settings)
+        app = create_app(settings, store, cluster=cluster, cluster_problem=problem)
         config = uvicorn.Config(
-            AccessLog(create_app(settings, store)),
+            AccessLog(app),
             log_level="info",
             lifespan="on",
             access_log=False,  # AccessLog instead: it keeps invite secrets out of the log
@@ -94,8 +99,33 @@ async def _serve(settings: Settings, listening: socket.socket) -> int:
         # uvicorn exits on its own when it cannot bind (it says why in the log): exit 1 then,
         # not uvicorn's own status.
         return 0 if server.started else 1
-    finally:
-        await store.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _cluster(
+    kube: str, data: Path, stack: contextlib.AsyncExitStack
+) -> tuple[Cluster | None, str | None]:
+    """The cluster deployments go to, or None and why: the server serves without one."""
+    mode = kube
+    if kube == "sim":
+        simulated = SimCluster()
+        await simulated.start()
+        stack.push_async_callback(simulated.stop)
+        data.mkdir(parents=True, exist_ok=True)
+        mode = str(data / "sim.kubeconfig")
+        simulated.write_kubeconfig(mode)
+    try:
+        cluster = await connect(mode)
+    except ClusterUnavailable as error:
+        problem = f"{error}; deployments cannot start (try --kube sim for the simulated cluster)"
+        log.warning("no cluster: %s", problem)
+        return None, problem
+    stack.push_async_callback(cluster.close)
+    if not await cluster.reachable():
+        log.warning("the cluster at %s does not answer yet", cluster.url)
+    kind = "simulated cluster" if cluster.simulated else "cluster"
+    log.info("deployments go to the %s at %s", kind, cluster.url)
+    return cluster, None
 
 
 class _Server(uvicorn.Server):

@@ -13,6 +13,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from runway.auth import InviteSigner
+from runway.deploy.connection import Cluster
 from runway.http.settings import Settings
 from runway.planner import Plan
 from runway.store import Store
@@ -36,6 +37,10 @@ class Context:
     """Made on first use from the installation's key in the database."""
     plans: OrderedDict[int, Plan] = field(default_factory=OrderedDict)
     """Stored plans already read, by deployment id, least recently used first."""
+    cluster: Cluster | None = None
+    """The Kubernetes cluster deployments go to; None when none was found at start-up."""
+    cluster_problem: str | None = None
+    """Why there is no cluster, for /healthz and for refusing to start deployments."""
     hashing: anyio.CapacityLimiter | None = None
     """Password hashing takes 64 MiB and tens of milliseconds a call: a burst of logins must
     queue for a few threads, not take gigabytes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,7 +15,18 @@ from runway.http.openapi import openapi_document
 
 async def healthz(request: Request) -> Response:
     """Liveness: the process answers. The cluster's reachability is reported, not required."""
-    return JSONResponse({"status": "ok", "version": __version__, "cluster": {"configured": False}})
+    ctx = context(request)
+    cluster: dict[str, object] = {"configured": ctx.cluster is not None}
+    if ctx.cluster is None:
+        cluster["problem"] = ctx.cluster_problem
+    else:
+        cluster["url"] = ctx.cluster.url
+        cluster["simulated"] = ctx.cluster.simulated
+        reachable = False
+        with anyio.move_on_after(2):  # a liveness probe waits for no cluster
+            reachable = await ctx.cluster.reachable()
+        cluster["reachable"] = reachable
+    return JSONResponse({"status": "ok", "version": __version__, "cluster": cluster})
 
 
 async def readyz(request: Request) -> Response:
