@@ -249,14 +249,33 @@ def _pod_resources(spec: Object, field: str) -> dict[str, Amount]:
 
 _USAGE_SOURCES = {"Pod": "/pods", "PersistentVolumeClaim": "/persistentvolumeclaims"}
 
+_USAGES: dict[tuple[str, str], dict[str, Amount]] = {}
+"""What each stored object counts, by (uid, resourceVersion): summing a namespace of thousands
+of pods must not parse every pod's quantities again for each new one."""
+_USAGES_KEPT = 200_000
+
+
+def _stored_usage(kind: str, obj: Object) -> dict[str, Amount]:
+    meta = obj["metadata"]
+    key = (str(meta.get("uid")), str(meta.get("resourceVersion")))
+    found = _USAGES.get(key)
+    if found is None:
+        if len(_USAGES) >= _USAGES_KEPT:
+            _USAGES.clear()
+        found = _USAGES[key] = usage(kind, obj)
+    return found
+
 
 def namespace_usage(store: Store, namespace: str, names: list[str]) -> dict[str, Amount]:
     """What a namespace uses of each quota resource in `names` (the quota controller's sums)."""
     used: dict[str, Amount] = {}
     computed: dict[str, Amount] = {}
+    needed = {_source_of(name) for name in names if _count_key(name) is None}
     for kind, key in (*_USAGE_SOURCES.items(), ("Service", "/services")):
+        if kind not in needed:
+            continue  # only what is asked is summed (a pod's admission reads no claims)
         for obj in store.items(key, namespace):
-            for name, value in usage(kind, obj).items():
+            for name, value in _stored_usage(kind, obj).items():
                 _add(computed, name, value)
     for name in names:
         counted = _count_key(name)
@@ -267,6 +286,17 @@ def namespace_usage(store: Store, namespace: str, names: list[str]) -> dict[str,
         elif _known(name):
             used[name] = (Fraction(0), False)
     return used
+
+
+def _source_of(name: str) -> str:
+    """Which kind's objects a computed quota resource sums."""
+    if name.startswith("services"):
+        return "Service"
+    if name in ("persistentvolumeclaims", "requests.storage"):
+        return "PersistentVolumeClaim"
+    if ".storageclass.storage.k8s.io/" in name:
+        return "PersistentVolumeClaim"
+    return "Pod"
 
 
 def _count_key(name: str) -> str | None:

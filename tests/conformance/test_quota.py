@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.conformance.kube import deployment, failure, raw, status_fields
+from tests.conformance.kube import deployment, failure, job, raw, status_fields
 
 pytestmark = pytest.mark.anyio
 
@@ -248,6 +248,87 @@ async def test_a_deployment_over_quota_shows_replica_failure(api, namespace):
         "is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"
         in (failed[0]["message"])
     )
+
+
+async def _refusals(api, namespace: str, kind: str) -> list[dict[str, Any]]:
+    events = (await _read(api, f"/api/v1/namespaces/{namespace}/events"))["items"]
+    return [
+        e for e in events if e["reason"] == "FailedCreate" and e["involvedObject"]["kind"] == kind
+    ]
+
+
+async def _settles(api, path: str, seconds: float = 3.0) -> tuple[int, int]:
+    """How many distinct resourceVersions an object shows over `seconds`, and the last one."""
+    seen: set[str] = set()
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        seen.add((await _read(api, path))["metadata"]["resourceVersion"])
+        await asyncio.sleep(0.1)
+    return len(seen), int(max(seen, key=int))
+
+
+async def test_a_deployment_over_quota_settles_and_its_refusals_are_aggregated(
+    api, cluster, namespace
+):
+    """Refused creations are retried with a back-off: the Deployment's status stops changing
+    and the FailedCreate Events are counted, not repeated (no hot loop)."""
+    await _quota(api, namespace, {"pods": "1"})
+    await _service_account(api, namespace)
+    apps = client.AppsV1Api(api)
+    await apps.create_namespaced_deployment(namespace, deployment("web", replicas=3))
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
+    for _ in range(200):
+        conditions = (await _read(api, path)).get("status", {}).get("conditions") or []
+        if any(c["type"] == "ReplicaFailure" for c in conditions):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no ReplicaFailure condition: {conditions}")
+    await asyncio.sleep(1.0)  # the first pod's own progress (ready, available) comes through
+    versions, _ = await _settles(api, path)
+    assert versions <= 3, f"the Deployment changed {versions} times in 3 s"
+    failed = [
+        c for c in (await _read(api, path))["status"]["conditions"] if c["type"] == "ReplicaFailure"
+    ]
+    assert failed and failed[0]["reason"] == "FailedCreate"
+    assert (
+        "exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"
+        in (failed[0]["message"])
+    )
+    refusals = await _refusals(api, namespace, "ReplicaSet")
+    assert refusals
+    # A real cluster's correlator folds similar events after 10; the simulator at once.
+    assert len(refusals) <= (1 if cluster.simulated else 11), refusals
+    assert all(e["message"].startswith("Error creating: pods ") for e in refusals)
+    if cluster.simulated:
+        assert refusals[0]["count"] >= 2  # retried at least once in 4 s (1 s, then 2 s)
+        assert refusals[0]["count"] <= 5  # ... but with a back-off, not hundreds of times
+        assert refusals[0]["lastTimestamp"] >= refusals[0]["firstTimestamp"]
+
+
+async def test_a_job_over_quota_retries_with_a_back_off(api, cluster, namespace):
+    await _quota(api, namespace, {"pods": "0"})
+    await _service_account(api, namespace)
+    batch = client.BatchV1Api(api)
+    await batch.create_namespaced_job(namespace, job("work"))
+    for _ in range(200):
+        refusals = await _refusals(api, namespace, "Job")
+        if refusals:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("no FailedCreate event about the Job")
+    path = f"/apis/batch/v1/namespaces/{namespace}/jobs/work"
+    versions, _ = await _settles(api, path)
+    assert versions <= 2, f"the Job changed {versions} times in 3 s"
+    refusals = await _refusals(api, namespace, "Job")
+    assert len(refusals) <= (1 if cluster.simulated else 11), refusals
+    assert (
+        "exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0"
+        in (refusals[0]["message"])
+    )
+    if cluster.simulated:
+        assert 2 <= refusals[0]["count"] <= 4
 
 
 async def test_object_counts_are_limited_by_count_quotas(api, namespace):

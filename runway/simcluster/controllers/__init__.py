@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
     from runway.simcluster.cluster import SimCluster
 
 log = logging.getLogger("runway.simcluster")
+
+SLICE = 0.01
+"""Seconds of controller work between two turns of the event loop: a burst of changes (thousands
+of pods) must not keep the API server from answering meanwhile."""
 
 
 @dataclass
@@ -59,6 +65,8 @@ class Controllers:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
         self._timers: set[asyncio.TimerHandle] = set()
+        self._due: deque[Callable[[], None]] = deque()
+        self._draining: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         store = self.cluster.store
@@ -74,6 +82,11 @@ class Controllers:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self._due.clear()
+        if self._draining is not None:
+            self._draining.cancel()
+            await asyncio.gather(self._draining, return_exceptions=True)
+            self._draining = None
         for subscription in self._subscriptions:
             self.cluster.store.unsubscribe(subscription)
             subscription.close()
@@ -86,19 +99,35 @@ class Controllers:
     def later(self, delay: float, action: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
 
-        def run() -> None:
+        def due() -> None:
+            # Actions due together (a thousand pods' delays) run in slices, not in one turn.
             self._timers.discard(timer)
+            self._due.append(action)
+            if self._draining is None or self._draining.done():
+                self._draining = asyncio.create_task(self._drain())
+
+        timer = loop.call_later(max(0.0, delay), due)
+        self._timers.add(timer)
+
+    async def _drain(self) -> None:
+        began = time.monotonic()
+        while self._due:
+            action = self._due.popleft()
             try:
                 action()
             except Exception:
                 log.exception("runway-sim (simulated): a timed controller action failed")
-
-        timer = loop.call_later(max(0.0, delay), run)
-        self._timers.add(timer)
+            if time.monotonic() - began > SLICE:
+                await asyncio.sleep(0)
+                began = time.monotonic()
 
     async def _follow(self, controller: Controller, subscription: Subscription) -> None:
+        began = time.monotonic()
         while (change := await subscription.queue.get()) is not None:
             self._safely(controller, change)
+            if time.monotonic() - began > SLICE:
+                await asyncio.sleep(0)  # let the API server answer between slices of a burst
+                began = time.monotonic()
 
     @staticmethod
     def _safely(controller: Controller, change: Change) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 import secrets
+import weakref
 from typing import TYPE_CHECKING
 
 from runway.simcluster.bodies import Decoded
@@ -17,6 +20,18 @@ log = logging.getLogger("runway.simcluster")
 
 EVENTS = "/events"
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+_SEEN: weakref.WeakKeyDictionary[SimCluster, dict[tuple[str, ...], tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per cluster: the Event last recorded for each aggregation key (namespace, name)."""
+
+
+def similar(message: str) -> str:
+    """A message without what varies between attempts (the quoted, generated object names)."""
+    return _QUOTED.sub('""', message)
+
 
 def record(
     cluster: SimCluster,
@@ -25,11 +40,29 @@ def record(
     reason: str,
     message: str,
     component: str = "kube-controller-manager",
+    *,
+    key: str | None = None,
 ) -> None:
-    """Record one Event about an object (a refusal is logged, never raised)."""
+    """Record one Event about an object (a refusal is logged, never raised).
+
+    A repeat of an Event (same object, type, reason, source and message, or the same `key` when
+    one is given) is aggregated as a real cluster's event correlator does: the Event already
+    recorded gets a higher `count` and a new `lastTimestamp` (and the latest message), rather
+    than a new Event being created."""
     meta = about["metadata"]
     namespace = meta.get("namespace") or "default"
     now = cluster.objects.now()
+    seen = _SEEN.setdefault(cluster, {})
+    aggregate = (
+        namespace,
+        str(meta.get("uid") or meta["name"]),
+        kind,
+        reason,
+        component,
+        message if key is None else key,
+    )
+    if _bump(cluster, seen.get(aggregate), message, now, component):
+        return
     body = {
         "apiVersion": "v1",
         "kind": "Event",
@@ -53,7 +86,7 @@ def record(
         "reportingInstance": "",
     }
     try:
-        cluster.objects.create(
+        created = cluster.objects.create(
             cluster.catalogue.by_key(EVENTS),
             namespace,
             Decoded(body),
@@ -61,3 +94,33 @@ def record(
         )
     except ApiError as error:
         log.info("runway-sim (simulated): event %s not recorded: %s", reason, error.message)
+        return
+    seen[aggregate] = (namespace, created.obj["metadata"]["name"])
+
+
+def _bump(
+    cluster: SimCluster, where: tuple[str, str] | None, message: str, now: str, component: str
+) -> bool:
+    """Count one more occurrence on an Event already recorded; False when it is gone."""
+    if where is None:
+        return False
+    live = cluster.store.get(EVENTS, *where)
+    if live is None:
+        return False
+    body = copy.deepcopy(live)
+    body["count"] = int(live.get("count") or 1) + 1
+    body["lastTimestamp"] = now
+    body["message"] = message
+    try:
+        cluster.objects.replace(
+            cluster.catalogue.by_key(EVENTS),
+            where[0],
+            where[1],
+            Decoded(body),
+            None,
+            WriteOptions(manager=component),
+        )
+    except ApiError as error:
+        log.info("runway-sim (simulated): event %s not updated: %s", where[1], error.message)
+        return False
+    return True

@@ -7,11 +7,15 @@ those out, so this one leaves them alone.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from runway.simcluster.controllers import CONTROLLERS
-from runway.simcluster.controllers.events import record
+from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.controllers.workloads import (
+    BATCH_CAP,
+    NEXT_PASS,
+    PASS_BUDGET,
     PODS,
     Workload,
     compact,
@@ -53,7 +57,7 @@ class JobController(Workload):
             self.mark_owner(change.obj, "Job")
             return
         meta = change.obj["metadata"]
-        if change.type != "DELETED" and COPY_LABEL not in (meta.get("labels") or {}):
+        if self.spec_changed(change) and COPY_LABEL not in (meta.get("labels") or {}):
             self.mark(meta.get("namespace", ""), meta["name"])
 
     def sync(self, job: Object) -> None:
@@ -103,20 +107,8 @@ class JobController(Workload):
         else:
             remaining = (int(completions) - succeeded) if completions is not None else 1
             wanted = max(min(parallelism, remaining) - len(active), 0)
-            for _ in range(wanted):
-                try:
-                    active.append(
-                        self.create_pod(
-                            job,
-                            "batch/v1",
-                            spec.get("template"),
-                            {"metadata": {"generateName": f"{meta['name']}-"}},
-                        )
-                    )
-                except ApiError as error:
-                    self._failed_create(job, error.message)
-                    self.mark(namespace, meta["name"], 1.0)
-                    break
+            if wanted and not self.waiting(meta["uid"]):
+                self._create_pods(job, wanted, active)
         status.update(
             conditions=conditions,
             active=len(active),
@@ -129,9 +121,37 @@ class JobController(Workload):
         written = compact(status, "ready", "terminating", "uncountedTerminatedPods")
         self.write_status(job, written)
 
-    def _failed_create(self, job: Object, message: str) -> None:
-        """A refused pod shows as a warning event on the Job."""
-        record(self.cluster, job, "Warning", "FailedCreate", f"Error creating: {message}")
+    def _create_pods(self, job: Object, wanted: int, active: list[Object]) -> None:
+        """Create up to `wanted` pods, at most BATCH_CAP in this pass (in slow-start batches);
+        a refusal is a warning event on the Job and a retry after a back-off."""
+        meta, spec = job["metadata"], job.get("spec") or {}
+        namespace, name = meta.get("namespace", ""), meta["name"]
+        todo = min(wanted, BATCH_CAP)
+        batch = 1
+        began = time.monotonic()
+        while todo > 0 and time.monotonic() - began < PASS_BUDGET:
+            for _ in range(min(batch, todo)):
+                try:
+                    active.append(
+                        self.create_pod(
+                            job,
+                            "batch/v1",
+                            spec.get("template"),
+                            {"metadata": {"generateName": f"{name}-"}},
+                        )
+                    )
+                except ApiError as error:
+                    message = f"Error creating: {error.message}"
+                    record(
+                        self.cluster, job, "Warning", "FailedCreate", message, key=similar(message)
+                    )
+                    self.refused(namespace, name, meta["uid"])
+                    return
+                todo -= 1
+            batch *= 2
+        self.accepted(meta["uid"])
+        if todo > 0 or wanted > BATCH_CAP:  # the rest next pass: the API server answers meanwhile
+            self.mark(namespace, name, NEXT_PASS)
 
 
 CONTROLLERS.append(JobController)

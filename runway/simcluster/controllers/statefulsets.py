@@ -8,10 +8,15 @@ a changed template rolls from the highest ordinal down, one pod at a time, like
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from runway.simcluster.controllers import CONTROLLERS
+from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.controllers.workloads import (
+    BATCH_CAP,
+    NEXT_PASS,
+    PASS_BUDGET,
     PODS,
     Workload,
     compact,
@@ -37,7 +42,7 @@ class StatefulSetController(Workload):
             self.mark_owner(change.obj, "StatefulSet")
             return
         meta = change.obj["metadata"]
-        if change.type != "DELETED":
+        if self.spec_changed(change):
             self.mark(meta.get("namespace", ""), meta["name"])
 
     def sync(self, sts: Object) -> None:
@@ -64,11 +69,18 @@ class StatefulSetController(Workload):
                 if ordered and is_active(pod):
                     break
         blocked = False
+        made, began = 0, time.monotonic()
         for ordinal in range(wanted):
             found = by_ordinal.get(ordinal)
             if found is None:
                 if blocked and ordered:
                     break
+                if self.waiting(uid):
+                    break  # refused lately: the back-off brings us back
+                if made >= BATCH_CAP or time.monotonic() - began > PASS_BUDGET:
+                    self.mark(namespace, name, NEXT_PASS)  # the API server answers meanwhile
+                    break
+                made += 1
                 created = self._create(sts, ordinal, revision)
                 if created is None:
                     break
@@ -153,7 +165,13 @@ class StatefulSetController(Workload):
                     self.create(claims_rt, namespace, body)
                 except AlreadyExists:
                     pass
-                except ApiError:
+                except ApiError as error:
+                    # Not forgotten: retried after a back-off, as the pod that needs it.
+                    self._refused(
+                        sts,
+                        f"create Claim {claim_name} for Pod {pod_name} in StatefulSet {name} "
+                        f"failed error: {error.message}",
+                    )
                     return None
         if not volumes:
             del pod_spec["volumes"]
@@ -169,12 +187,22 @@ class StatefulSetController(Workload):
             },
         }
         try:
-            return self.create_pod(sts, "apps/v1", template, extra)
+            created = self.create_pod(sts, "apps/v1", template, extra)
         except AlreadyExists:
             return None
-        except ApiError:
-            self.mark(namespace, name, 1.0)
+        except ApiError as error:
+            self._refused(
+                sts, f"create Pod {pod_name} in StatefulSet {name} failed error: {error.message}"
+            )
             return None
+        self.accepted(meta["uid"])
+        return created
+
+    def _refused(self, sts: Object, message: str) -> None:
+        """A warning event (repeats aggregated) and a retry after a back-off."""
+        meta = sts["metadata"]
+        record(self.cluster, sts, "Warning", "FailedCreate", message, key=similar(message))
+        self.refused(meta.get("namespace", ""), meta["name"], meta["uid"])
 
 
 CONTROLLERS.append(StatefulSetController)

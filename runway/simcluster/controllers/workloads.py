@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import ResourceType
 from runway.simcluster.controllers import CONTROLLERS, Controller
-from runway.simcluster.controllers.events import record
+from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.deletion import DeleteOptions
 from runway.simcluster.errors import ApiError, NotFound, Object
 from runway.simcluster.objects import WriteOptions
@@ -42,6 +42,17 @@ REVISION = "deployment.kubernetes.io/revision"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 Key = tuple[str, str]
+
+RETRY_FIRST = 1.0
+"""Seconds before a refused creation is tried again (doubling each time it is refused again)."""
+RETRY_CAP = 30.0
+BATCH_CAP = 500
+"""At most this many pods are created in one pass (in slow-start batches of 1, 2, 4, ...); the
+rest come in later passes, so that the API server answers meanwhile."""
+NEXT_PASS = 0.02
+"""Seconds between two passes of a large scale-up (the API server answers in between)."""
+PASS_BUDGET = 0.05
+"""Seconds of pod creations one pass may take before it leaves the rest to the next."""
 
 
 # -- helpers the workload controllers share ----------------------------------------------------
@@ -173,6 +184,41 @@ class Workload(Controller):
         self._dirty: set[Key] = set()
         self._scheduled = False
         self.rt = cluster.catalogue.by_key(self.resource)
+        self._generations: dict[str, Any] = {}
+        self._backoff: dict[str, tuple[float, float]] = {}  # uid -> (delay, not before)
+
+    def spec_changed(self, change: Change) -> bool:
+        """Whether a change of an object of `resource` is more than a status write (a new
+        object, a new generation, or deletion starting); the controller's own status writes
+        must not wake it again."""
+        meta = change.obj["metadata"]
+        uid = meta["uid"]
+        if change.type == "DELETED":
+            self._generations.pop(uid, None)
+            self._backoff.pop(uid, None)
+            return False
+        seen = (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("labels"))
+        if change.type == "MODIFIED" and self._generations.get(uid) == seen:
+            return False
+        self._generations[uid] = seen
+        return True
+
+    # -- refused creations: a back-off per object ------------------------------------------------
+
+    def waiting(self, uid: str) -> float:
+        """Seconds before a refused creation may be tried again for this object (0: now)."""
+        backoff = self._backoff.get(uid)
+        return 0.0 if backoff is None else max(backoff[1] - time.monotonic(), 0.0)
+
+    def refused(self, namespace: str, name: str, uid: str) -> None:
+        """A creation was refused: try again after 1 s, doubling up to 30 s while it is."""
+        delay = min(self._backoff[uid][0] * 2, RETRY_CAP) if uid in self._backoff else RETRY_FIRST
+        self._backoff[uid] = (delay, time.monotonic() + delay)
+        self.mark(namespace, name, delay)
+
+    def accepted(self, uid: str) -> None:
+        """Creations go through again: the back-off starts over."""
+        self._backoff.pop(uid, None)
 
     def mark(self, namespace: str, name: str, delay: float = 0.0) -> None:
         if delay > 0:
@@ -332,19 +378,18 @@ class ReplicaSetController(Workload):
             self.mark_owner(change.obj, "ReplicaSet")
             return
         meta = change.obj["metadata"]
-        if change.type != "DELETED":
+        if self.spec_changed(change):
             self.mark(meta.get("namespace", ""), meta["name"])
 
-    def sync(self, rs: Object) -> None:
+    def _create_pods(self, rs: Object, missing: int, pods: list[Object]) -> str | None:
+        """Create up to `missing` pods (at most BATCH_CAP in this pass) in slow-start batches
+        of 1, 2, 4, ... as the real controller does; the refusal that stopped it, if any."""
         meta, spec = rs["metadata"], rs.get("spec") or {}
-        namespace, uid = meta.get("namespace", ""), meta["uid"]
-        wanted = int(spec.get("replicas", 1) or 0)
-        pods = [p for p in pods_of(self.cluster, namespace, uid) if is_active(p)]
-        status = copy.deepcopy(rs.get("status") or {})
-        conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
-        failure: str | None = None
-        if len(pods) < wanted:
-            for _ in range(wanted - len(pods)):
+        todo = min(missing, BATCH_CAP)
+        batch = 1
+        began = time.monotonic()
+        while todo > 0 and time.monotonic() - began < PASS_BUDGET:
+            for _ in range(min(batch, todo)):
                 try:
                     pods.append(
                         self.create_pod(
@@ -355,8 +400,27 @@ class ReplicaSetController(Workload):
                         )
                     )
                 except ApiError as error:
-                    failure = error.message
-                    break
+                    return error.message
+                todo -= 1
+            batch *= 2
+        return None
+
+    def sync(self, rs: Object) -> None:
+        meta, spec = rs["metadata"], rs.get("spec") or {}
+        namespace, uid = meta.get("namespace", ""), meta["uid"]
+        wanted = int(spec.get("replicas", 1) or 0)
+        pods = [p for p in pods_of(self.cluster, namespace, uid) if is_active(p)]
+        status = copy.deepcopy(rs.get("status") or {})
+        conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
+        failure: str | None = None
+        if len(pods) < wanted and not self.waiting(uid):
+            failure = self._create_pods(rs, wanted - len(pods), pods)
+            if failure is not None:
+                self.refused(namespace, meta["name"], uid)
+            else:
+                self.accepted(uid)
+                if len(pods) < wanted:  # the rest next pass: the API server answers meanwhile
+                    self.mark(namespace, meta["name"], NEXT_PASS)
         elif len(pods) > wanted:
             # Not ready ones first, then the newest, like the real controller's ranking.
             doomed = [p for p in pods if not is_ready(p)]
@@ -372,9 +436,11 @@ class ReplicaSetController(Workload):
             pods = [p for p in pods if id(p) not in gone]
         now = self.cluster.objects.now()
         if failure is not None:
-            known = [c for c in conditions if c.get("type") == "ReplicaFailure"]
-            if not known or known[0].get("message") != failure:
-                record(self.cluster, rs, "Warning", "FailedCreate", f"Error creating: {failure}")
+            message = f"Error creating: {failure}"
+            record(self.cluster, rs, "Warning", "FailedCreate", message, key=similar(message))
+            known = next((c for c in conditions if c.get("type") == "ReplicaFailure"), None)
+            if known is not None and similar(str(known.get("message"))) == similar(failure):
+                failure = str(known.get("message"))  # the same refusal of another pod name
             set_condition(
                 conditions,
                 {
@@ -385,8 +451,6 @@ class ReplicaSetController(Workload):
                     "message": failure,
                 },
             )
-            # The real controller retries with a back-off; a second is enough here.
-            self.mark(namespace, meta["name"], 1.0)
         elif len(pods) >= wanted:
             drop_condition(conditions, "ReplicaFailure")
         min_ready = int(spec.get("minReadySeconds", 0) or 0)
@@ -447,8 +511,8 @@ class DeploymentController(Workload):
         meta = change.obj["metadata"]
         if change.type == "DELETED":
             self._deadlines.pop(meta["uid"], None)
-            return
-        self.mark(meta.get("namespace", ""), meta["name"])
+        if self.spec_changed(change):
+            self.mark(meta.get("namespace", ""), meta["name"])
 
     def sync(self, deployment: Object) -> None:
         meta, spec = deployment["metadata"], deployment.get("spec") or {}
