@@ -22,6 +22,7 @@ to steer and observe the simulator.
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,7 @@ def create_admin_app(cluster: SimCluster) -> Starlette:
             try:
                 fault = cluster.faults.add(await _body(request))
             except FaultError as error:
-                raise AdminError(400, str(error)) from None
+                raise AdminError(error.code, str(error)) from None
             return _json(fault.describe(), 201)
         if request.method == "DELETE":
             return _json({"cleared": cluster.faults.clear()})
@@ -243,7 +244,17 @@ def _set_behaviour(cluster: SimCluster, body: Any) -> None:
         behaviour.image_delays.update(image_delays)
 
 
+MAX_DELAY = 3600.0
+"""The longest delay an image may be given: beyond an hour no test means it."""
+
+
 def _delay(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise AdminError(400, f"{name} must be a number of seconds >= 0")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AdminError(422, f"{name} must be a finite number of seconds")
+    if value < 0:
+        raise AdminError(400, f"{name} must be a number of seconds >= 0")
+    if value > MAX_DELAY:
+        raise AdminError(422, f"{name} must be at most {MAX_DELAY:g} seconds")
     return float(value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -66,6 +67,18 @@ _MESSAGES = {
 
 class FaultError(ValueError):
     """A fault description that cannot be used; str() says why (the admin API's 400)."""
+
+    code = 400
+
+
+class FaultValueError(FaultError):
+    """A number that is no usable value (not finite, or absurdly large): the admin API's 422."""
+
+    code = 422
+
+
+MAX_SECONDS = 3600.0
+"""The longest latency or duration a fault may have: an hour is already absurd for a test."""
 
 
 @dataclass
@@ -117,8 +130,12 @@ def _number(spec: dict[str, Any], name: str, *, integer: bool = False) -> Any:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FaultError(f"{name} must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FaultValueError(f"{name} must be a finite number")
     if value < 0 or (integer and not isinstance(value, int)):
         raise FaultError(f"{name} must be a {'whole ' if integer else ''}number >= 0")
+    if name in ("seconds", "duration") and value > MAX_SECONDS:
+        raise FaultValueError(f"{name} must be at most {MAX_SECONDS:g} seconds")
     return value
 
 

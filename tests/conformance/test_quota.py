@@ -331,6 +331,70 @@ async def test_a_job_over_quota_retries_with_a_back_off(api, cluster, namespace)
         assert 2 <= refusals[0]["count"] <= 4
 
 
+async def test_a_stateful_set_claim_refused_by_quota_is_retried(api, cluster, namespace):
+    """A claim the quota refuses is not forgotten: once the quota allows it, the claim and then
+    the pod are created (the controller retries with a back-off)."""
+    await _quota(api, namespace, {"persistentvolumeclaims": "0"})
+    await _service_account(api, namespace)
+    labels = {"app": "db"}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 1,
+            "serviceName": "db",
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "db",
+                            "image": "busybox:1.36",
+                            "command": ["sleep", "3600"],
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        }
+                    ],
+                    "terminationGracePeriodSeconds": 0,
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Mi"}},
+                    },
+                }
+            ],
+        },
+    }
+    await client.AppsV1Api(api).create_namespaced_stateful_set(namespace, body)
+    for _ in range(200):
+        refusals = await _refusals(api, namespace, "StatefulSet")
+        if refusals:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("no FailedCreate event about the StatefulSet")
+    assert "data-db-0" in refusals[0]["message"]
+    assert "exceeded quota: q" in refusals[0]["message"]
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    assert (await _read(api, pods))["items"] == []
+    core = client.CoreV1Api(api)
+    await core.patch_namespaced_resource_quota(
+        "q", namespace, {"spec": {"hard": {"persistentvolumeclaims": "1"}}}
+    )
+    claim = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data-db-0"
+    for _ in range(600 if cluster.simulated else 3600):
+        if (await raw(api, "GET", claim)).status == 200 and (await _read(api, pods))["items"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the claim and pod were never created once the quota allowed it")
+
+
 async def test_object_counts_are_limited_by_count_quotas(api, namespace):
     await _quota(api, namespace, {"count/secrets": "1", "count/deployments.apps": "5"})
     core = client.CoreV1Api(api)

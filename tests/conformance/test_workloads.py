@@ -290,6 +290,31 @@ async def test_a_crashing_image_loops_with_restarts_and_a_log(api, cluster, name
     assert conditions(done)["Available"]["status"] == "False"
 
 
+async def test_a_restarted_container_logs_only_its_current_run(api, cluster, namespace):
+    """`pods/log` is the current (or last) run's output; `previous=true` the run before."""
+    if not cluster.simulated:
+        pytest.skip(SIMULATED_TAGS)
+    apps = client.AppsV1Api(api)
+    body = deployment("crash", replicas=1)
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:crash"
+    await apps.create_namespaced_deployment(namespace, body)
+
+    def restarted(found: list[dict[str, Any]]) -> bool:
+        statuses = [c for p in found for c in p["status"].get("containerStatuses") or ()]
+        return any(c["restartCount"] >= 3 for c in statuses)
+
+    (pod,) = await until(
+        lambda: pods(api, namespace, "app=crash"), restarted, _timeout(cluster), "3 restarts"
+    )
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}/log"
+    line = "simulated crash of nginx:crash: exiting with code 1\n"
+    current = await raw(api, "GET", path)
+    previous = await raw(api, "GET", f"{path}?previous=true")
+    assert (current.status, previous.status) == (200, 200)
+    assert current.body.decode() == line
+    assert previous.body.decode() == line
+
+
 async def test_an_invalid_image_name_is_reported(api, cluster, namespace):
     core = client.CoreV1Api(api)
     body = {

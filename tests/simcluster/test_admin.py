@@ -163,6 +163,46 @@ async def test_a_bad_behaviour_is_refused_and_changes_nothing(sim, body):
     assert sim.cluster.behaviour.ready_delay == 0.2
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"ready_delay": NaN}',
+        '{"slow_delay": Infinity}',
+        '{"image_delays": {"web:1": -Infinity}}',
+        '{"ready_delay": 3601}',
+        '{"image_delays": {"web:1": 1e300}}',
+    ],
+)
+async def test_a_non_finite_or_absurd_delay_is_unprocessable(sim, text):
+    answer = await sim.put(
+        "/_sim/behaviour", content=text, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "error" in answer.json()
+    assert sim.cluster.behaviour.ready_delay == 0.2
+    assert sim.cluster.behaviour.image_delays == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"kind": "latency", "seconds": NaN}',
+        '{"kind": "latency", "seconds": Infinity}',
+        '{"kind": "latency", "seconds": 86400}',
+        '{"kind": "status", "duration": NaN}',
+        '{"kind": "status", "duration": 1e9}',
+        '{"kind": "status", "count": Infinity}',
+    ],
+)
+async def test_a_non_finite_or_absurd_fault_number_is_unprocessable(sim, text):
+    answer = await sim.post(
+        "/_sim/faults", content=text, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "error" in answer.json()
+    assert (await sim.get("/_sim/faults")).json() == {"items": []}
+
+
 # -- faults ------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("runway.simcluster")
 
-SLICE = 0.01
+SLICE = 0.005
 """Seconds of controller work between two turns of the event loop: a burst of changes (thousands
 of pods) must not keep the API server from answering meanwhile."""
 

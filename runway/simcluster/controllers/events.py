@@ -26,6 +26,7 @@ _SEEN: weakref.WeakKeyDictionary[SimCluster, dict[tuple[str, ...], tuple[str, st
     weakref.WeakKeyDictionary()
 )
 """Per cluster: the Event last recorded for each aggregation key (namespace, name)."""
+_SEEN_KEPT = 50_000
 
 
 def similar(message: str) -> str:
@@ -95,6 +96,8 @@ def record(
     except ApiError as error:
         log.info("runway-sim (simulated): event %s not recorded: %s", reason, error.message)
         return
+    if len(seen) >= _SEEN_KEPT:
+        seen.clear()  # forgetting only means a repeat starts a new Event
     seen[aggregate] = (namespace, created.obj["metadata"]["name"])
 
 

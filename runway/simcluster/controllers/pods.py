@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runway.simcluster.controllers import CONTROLLERS, Controller
+from runway.simcluster.controllers.events import record
 from runway.simcluster.controllers.workloads import PODS, write_status
 from runway.simcluster.errors import Object
 from runway.simcluster.store import Change
@@ -33,6 +34,12 @@ CRASH_BACKOFF = 1.0
 CRASH_BACKOFF_CAP = 30.0
 PULL_BACKOFF = 1.0
 """Seconds an `ErrImagePull` shows before `ImagePullBackOff` (and the first retry's back-off)."""
+CONFIG_RETRY = 1.0
+"""Seconds between two tries of a container whose Secret or ConfigMap is missing, and between two
+scheduling attempts of a pod whose claim is missing."""
+SECRETS = "/secrets"
+CONFIG_MAPS = "/configmaps"
+CLAIMS = "/persistentvolumeclaims"
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = (
@@ -90,6 +97,7 @@ class Container:
     logs: list[str] = field(default_factory=list)
     previous_logs: list[str] = field(default_factory=list)
     pulls: int = 0
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +145,11 @@ class Kubelet(Controller):
 
     def _start(self, pod: Object) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
+        if meta["uid"] in self.pods:
+            return
+        if not self._schedulable(pod):
+            return
+        self._pull_secrets(pod)
         behaviour = self.cluster.behaviour
         containers = []
         for container in spec.get("containers") or ():
@@ -151,7 +164,9 @@ class Kubelet(Controller):
             delay = behaviour.image_delays.get(image)
             if delay is None:
                 delay = behaviour.slow_delay if tag == "slow" else behaviour.ready_delay
-            containers.append(Container(str(container.get("name")), image, kind, float(delay)))
+            containers.append(
+                Container(str(container.get("name")), image, kind, float(delay), spec=container)
+            )
         self._next_ip += 1
         ip = f"10.244.{(self._next_ip // 250) % 250}.{self._next_ip % 250 + 2}"
         now = self.cluster.objects.now()
@@ -181,6 +196,119 @@ class Kubelet(Controller):
                 self._after(running, container.delay, container, self._run)
         self._write(running)
 
+    # -- what a pod refers to ------------------------------------------------------------------
+
+    def _schedulable(self, pod: Object) -> bool:
+        """A pod whose claim does not exist stays Pending, as the scheduler leaves it, and is
+        tried again until the claim appears."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        namespace = meta.get("namespace", "")
+        for volume in spec.get("volumes") or ():
+            claim = (volume or {}).get("persistentVolumeClaim") or {}
+            name = claim.get("claimName")
+            if not name or self.cluster.store.get(CLAIMS, namespace, str(name)) is not None:
+                continue
+            message = (
+                f'0/1 nodes are available: persistentvolumeclaim "{name}" not found. '
+                "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+            )
+            previous = pod.get("status") or {}
+            old: dict[str, Any] = next(
+                (c for c in previous.get("conditions") or () if c.get("type") == "PodScheduled"),
+                {},
+            )
+            now = self.cluster.objects.now()
+            status: dict[str, Any] = {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "lastProbeTime": None,
+                        "lastTransitionTime": old.get("lastTransitionTime", now),
+                        "reason": "Unschedulable",
+                        "message": message,
+                    }
+                ],
+                "qosClass": previous.get("qosClass", "BestEffort"),
+            }
+            if previous != status:
+                write_status(self.cluster, self.rt, pod, status, MANAGER)
+            record(self.cluster, pod, "Warning", "FailedScheduling", message, "default-scheduler")
+            self._reschedule(namespace, meta["name"], meta["uid"])
+            return False
+        return True
+
+    def _reschedule(self, namespace: str, name: str, uid: str) -> None:
+        def again() -> None:
+            live = self.cluster.store.get(PODS, namespace, name)
+            if (
+                live is not None
+                and live["metadata"]["uid"] == uid
+                and not live["metadata"].get("deletionTimestamp")
+            ):
+                self._start(live)
+
+        self.later(CONFIG_RETRY, again)
+
+    def _pull_secrets(self, pod: Object) -> None:
+        """A missing imagePullSecret is only a warning: the pull may still work."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        namespace = meta.get("namespace", "")
+        missing = [
+            str(ref.get("name"))
+            for ref in spec.get("imagePullSecrets") or ()
+            if isinstance(ref, dict)
+            and ref.get("name")
+            and self.cluster.store.get(SECRETS, namespace, str(ref["name"])) is None
+        ]
+        if missing:
+            record(
+                self.cluster,
+                pod,
+                "Warning",
+                "FailedToRetrieveImagePullSecret",
+                f"Unable to retrieve some image pull secrets ({', '.join(missing)}); attempting "
+                "to pull the image may not succeed.",
+                "kubelet",
+            )
+
+    def _config_error(self, namespace: str, container: dict[str, Any]) -> str | None:
+        """Why the kubelet cannot build a container's environment, as it says it, or None."""
+        for source in container.get("envFrom") or ():
+            for field_name, key, word in (
+                ("secretRef", SECRETS, "secret"),
+                ("configMapRef", CONFIG_MAPS, "configmap"),
+            ):
+                ref = (source or {}).get(field_name)
+                if not isinstance(ref, dict) or ref.get("optional"):
+                    continue
+                name = str(ref.get("name") or "")
+                if self.cluster.store.get(key, namespace, name) is None:
+                    return f'{word} "{name}" not found'
+        for variable in container.get("env") or ():
+            value_from = (variable or {}).get("valueFrom") or {}
+            for field_name, key, word, kind in (
+                ("secretKeyRef", SECRETS, "secret", "Secret"),
+                ("configMapKeyRef", CONFIG_MAPS, "configmap", "ConfigMap"),
+            ):
+                ref = value_from.get(field_name)
+                if not isinstance(ref, dict) or ref.get("optional"):
+                    continue
+                name = str(ref.get("name") or "")
+                found = self.cluster.store.get(key, namespace, name)
+                if found is None:
+                    return f'{word} "{name}" not found'
+                wanted = str(ref.get("key") or "")
+                keys = {
+                    *(found.get("data") or {}),
+                    *(found.get("stringData") or {}),
+                    *(found.get("binaryData") or {}),
+                }
+                if wanted not in keys:
+                    return f"couldn't find key {wanted} in {kind} {namespace}/{name}"
+        return None
+
     # -- time ----------------------------------------------------------------------------------
 
     def _after(self, pod: Running, delay: float, container: Container, step: Any) -> None:
@@ -203,6 +331,18 @@ class Kubelet(Controller):
             container.state = {"waiting": {"reason": "ErrImagePull", "message": message}}
             self._write(pod)
             self._after(pod, PULL_BACKOFF, container, self._pull_backoff)
+            return
+        problem = self._config_error(pod.namespace, container.spec)
+        if problem is not None:
+            # The kubelet cannot make the container: it says why, and tries again.
+            container.state = {
+                "waiting": {"reason": "CreateContainerConfigError", "message": problem}
+            }
+            self._write(pod)
+            live = self.cluster.store.get(PODS, pod.namespace, pod.name)
+            if live is not None:
+                record(self.cluster, live, "Warning", "Failed", f"Error: {problem}", "kubelet")
+            self._after(pod, CONFIG_RETRY, container, self._run)
             return
         fails = container.kind in ("crash", "fail")
         container.started = True
@@ -260,6 +400,8 @@ class Kubelet(Controller):
         self._after(pod, backoff, container, self._restart)
 
     def _restart(self, pod: Running, container: Container) -> None:
+        # A new run: the current log is its own (the last run's stays readable as `previous`).
+        container.logs.clear()
         self._run(pod, container)  # the same image does the same again
 
     # -- status --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -51,7 +52,7 @@ BATCH_CAP = 500
 rest come in later passes, so that the API server answers meanwhile."""
 NEXT_PASS = 0.02
 """Seconds between two passes of a large scale-up (the API server answers in between)."""
-PASS_BUDGET = 0.05
+PASS_BUDGET = 0.02
 """Seconds of pod creations one pass may take before it leaves the rest to the next."""
 
 
@@ -101,6 +102,12 @@ def parse_time(value: Any) -> float | None:
     """Seconds since the epoch of an RFC 3339 timestamp, or None."""
     if not isinstance(value, str):
         return None
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_time(value: str) -> float | None:
+    # Cached: a pass over thousands of pods reads the same few whole-second timestamps.
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
