@@ -22,10 +22,8 @@ pvc-protection controller would do, and runway's copy Jobs carried out as file c
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
-import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +31,9 @@ from runway.simcluster.admission import PVC_PROTECTION
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import ResourceType
 from runway.simcluster.controllers import CONTROLLERS, Controller, log
-from runway.simcluster.errors import ApiError, Object
+from runway.simcluster.controllers.events import record
+from runway.simcluster.controllers.jobs import COPY_LABEL, finished
+from runway.simcluster.errors import Object
 from runway.simcluster.objects import WriteOptions
 from runway.simcluster.quantity import value_of
 from runway.simcluster.shape import ordered
@@ -43,7 +43,6 @@ from runway.simcluster.volumes import PROVISIONER
 if TYPE_CHECKING:
     from runway.simcluster.cluster import SimCluster
 
-COPY_LABEL = "runway.dev/copy"
 COPY_FROM = "runway.dev/copy-from"
 COPY_TO = "runway.dev/copy-to"
 NODE = "runway-sim-node"
@@ -66,13 +65,6 @@ def is_copy_job(job: Object) -> bool:
     return COPY_LABEL in (job["metadata"].get("labels") or {})
 
 
-def _finished(job: Object) -> bool:
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
-    )
-
-
 def _claims_of(pod: Object | None) -> Iterator[str]:
     for volume in ((pod or {}).get("spec") or {}).get("volumes") or []:
         claim = (volume or {}).get("persistentVolumeClaim") or {}
@@ -91,7 +83,6 @@ class VolumeController(Controller):
 
     def __init__(self, cluster: SimCluster) -> None:
         super().__init__(cluster)
-        self._told: set[tuple[str, str]] = set()  # (uid, reason) of events already recorded
         self._copying: set[tuple[str, str]] = set()
 
     @property
@@ -187,7 +178,7 @@ class VolumeController(Controller):
             return True
         return any(
             is_copy_job(job)
-            and not _finished(job)
+            and not finished(job)
             and name
             in (
                 (job["metadata"].get("annotations") or {}).get(COPY_FROM),
@@ -429,7 +420,7 @@ class VolumeController(Controller):
 
     def _copy_job(self, namespace: str, name: str) -> None:
         job = self.store.get(JOBS, namespace, name)
-        if job is None or _finished(job) or job["metadata"].get("deletionTimestamp"):
+        if job is None or finished(job) or job["metadata"].get("deletionTimestamp"):
             return
         if (namespace, name) in self._copying:
             return
@@ -472,7 +463,7 @@ class VolumeController(Controller):
     def _finish_copy(self, namespace: str, name: str, uid: str) -> None:
         self._copying.discard((namespace, name))
         job = self.store.get(JOBS, namespace, name)
-        if job is None or job["metadata"]["uid"] != uid or _finished(job):
+        if job is None or job["metadata"]["uid"] != uid or finished(job):
             return
         annotations = job["metadata"].get("annotations") or {}
         source, target = annotations[COPY_FROM], annotations[COPY_TO]
@@ -516,38 +507,9 @@ class VolumeController(Controller):
             "running the Job's pods",
         )
 
-    # -- events --------------------------------------------------------------------------------
-
     def _event(self, involved: Object, reason: str, message: str, kind: str = "Normal") -> None:
-        """Record an Event on an object (once per object and reason)."""
-        meta = involved["metadata"]
-        if (meta["uid"], reason) in self._told:
-            return
-        self._told.add((meta["uid"], reason))
-        namespace = meta.get("namespace") or "default"
-        now = self.cluster.objects.now()
-        event: Object = {
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}"},
-            "involvedObject": {
-                "kind": involved.get("kind"),
-                "namespace": meta.get("namespace", ""),
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "apiVersion": involved.get("apiVersion"),
-                "resourceVersion": meta.get("resourceVersion", ""),
-            },
-            "reason": reason,
-            "message": message,
-            "source": {"component": "runway-sim"},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-            "type": kind,
-            "reportingComponent": "runway-sim",
-            "reportingInstance": "",
-        }
-        with contextlib.suppress(ApiError):  # a terminating namespace takes no events
-            self.cluster.objects.create(self.rt("/events"), namespace, Decoded(event), _WRITER)
+        """An Event on an object; repeats of a reason are counted on the first one."""
+        record(self.cluster, involved, kind, reason, message, "runway-sim", key=reason)
 
 
 CONTROLLERS.append(VolumeController)
