@@ -1,0 +1,379 @@
+"""Waiting for readiness: `verdict` on every state DESIGN.md names (no cluster), then
+`wait_ready` against the simulated cluster, whose images behave by their tags."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from runway.deploy.apply import apply
+from runway.deploy.environment_objects import EnvironmentSpec
+from runway.deploy.environments import prepare_environment
+from runway.deploy.readiness import (
+    Failed,
+    Ready,
+    StepFailed,
+    Waiting,
+    label_selector,
+    newest_replicaset,
+    verdict,
+    wait_ready,
+)
+from tests.deploy.conftest import World
+
+LABELS = {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "blog"}
+
+# -- pure verdicts ---------------------------------------------------------------------------
+
+
+def _dep(
+    *,
+    generation: int = 1,
+    observed: int = 1,
+    wanted: int = 2,
+    updated: int = 2,
+    replicas: int = 2,
+    available: int = 2,
+    conditions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "blog-web", "uid": "d1", "generation": generation},
+        "spec": {"replicas": wanted, "selector": {"matchLabels": LABELS}},
+        "status": {
+            "observedGeneration": observed,
+            "updatedReplicas": updated,
+            "replicas": replicas,
+            "availableReplicas": available,
+            "conditions": conditions or [],
+        },
+    }
+
+
+def _rs(digest: str, revision: int, owner: str = "d1") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"blog-web-{digest}",
+            "labels": {**LABELS, "pod-template-hash": digest},
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+            "ownerReferences": [{"kind": "Deployment", "name": "blog-web", "uid": owner}],
+        }
+    }
+
+
+RSS = [_rs("old", 1), _rs("new", 2)]
+
+
+def _pod(
+    name: str = "blog-web-new-a",
+    digest: str = "new",
+    *,
+    waiting: dict[str, Any] | None = None,
+    restarts: int = 0,
+    last: dict[str, Any] | None = None,
+    conditions: list[dict[str, Any]] | None = None,
+    terminated: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    state: dict[str, Any] = {"running": {}}
+    if waiting is not None:
+        state = {"waiting": waiting}
+    if terminated is not None:
+        state = {"terminated": terminated}
+    return {
+        "metadata": {"name": name, "labels": {**LABELS, "pod-template-hash": digest}},
+        "status": {
+            "conditions": conditions or [],
+            "containerStatuses": [
+                {
+                    "name": "web",
+                    "image": "web:1",
+                    "state": state,
+                    "lastState": last or {},
+                    "restartCount": restarts,
+                }
+            ],
+        },
+    }
+
+
+def test_a_rolled_out_deployment_is_ready() -> None:
+    assert isinstance(verdict(_dep(), [_pod()], RSS), Ready)
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"observed": 0}, "generation 1"),
+        ({"updated": 1}, "1 of 2 replicas updated"),
+        ({"replicas": 3}, "1 old replicas"),
+        ({"available": 1}, "1 of 2 updated replicas available"),
+    ],
+)
+def test_rollout_status_rules_keep_it_waiting(fields: dict[str, Any], said: str) -> None:
+    found = verdict(_dep(**fields), [_pod()], RSS)
+    assert isinstance(found, Waiting) and said in found.reason
+
+
+def test_replica_failure_fails_naming_the_quota() -> None:
+    message = 'pods "x" is forbidden: exceeded quota: runway, requested: pods=1, used: pods=1, limited: pods=1'
+    condition = {
+        "type": "ReplicaFailure",
+        "status": "True",
+        "reason": "FailedCreate",
+        "message": message,
+    }
+    found = verdict(_dep(conditions=[condition]), [], RSS)
+    assert (
+        isinstance(found, Failed) and "exceeded quota" in found.reason and "pods=1" in found.reason
+    )
+
+
+def test_progress_deadline_exceeded_fails() -> None:
+    condition = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    found = verdict(_dep(available=0, conditions=[condition]), [], RSS)
+    assert isinstance(found, Failed) and "deadline" in found.reason
+
+
+def test_err_image_pull_fails_only_when_it_persists() -> None:
+    pod = _pod(waiting={"reason": "ErrImagePull", "message": "not found"})
+    first = verdict(_dep(available=0), [pod], RSS)
+    assert isinstance(first, Waiting) and "ErrImagePull" in first.reason
+    second = verdict(_dep(available=0), [pod], RSS, pull_errors=first.pull_errors)
+    assert isinstance(second, Failed)
+    assert "pod blog-web-new-a container web" in second.reason and "ErrImagePull" in second.reason
+
+
+@pytest.mark.parametrize("reason", ["ImagePullBackOff", "InvalidImageName"])
+def test_pull_back_off_and_invalid_names_fail_at_once(reason: str) -> None:
+    pod = _pod(waiting={"reason": reason, "message": "nope"})
+    found = verdict(_dep(available=0), [pod], RSS)
+    assert isinstance(found, Failed) and reason in found.reason and "blog-web-new-a" in found.reason
+
+
+def test_a_crash_loop_fails_with_restarts_and_last_exit() -> None:
+    pod = _pod(
+        waiting={"reason": "CrashLoopBackOff"},
+        restarts=3,
+        last={"terminated": {"reason": "Error", "exitCode": 137}},
+    )
+    found = verdict(_dep(available=0), [pod], RSS)
+    assert isinstance(found, Failed)
+    assert "CrashLoopBackOff" in found.reason and "3 times" in found.reason
+    assert "Error (exit code 137)" in found.reason
+
+
+def test_a_missing_secret_fails_with_its_message() -> None:
+    pod = _pod(waiting={"reason": "CreateContainerConfigError", "message": 'secret "s" not found'})
+    found = verdict(_dep(available=0), [pod], RSS)
+    assert isinstance(found, Failed) and "CreateContainerConfigError" in found.reason
+    assert 'secret "s" not found' in found.reason
+
+
+def test_an_unschedulable_pod_fails_with_the_message() -> None:
+    scheduled = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": "0/1 nodes",
+    }
+    pod = _pod(conditions=[scheduled])
+    found = verdict(_dep(available=0), [pod], RSS)
+    assert (
+        isinstance(found, Failed)
+        and "Unschedulable" in found.reason
+        and "0/1 nodes" in found.reason
+    )
+
+
+def test_only_the_newest_replicasets_pods_count() -> None:
+    crashing_old = _pod("blog-web-old-a", "old", waiting={"reason": "CrashLoopBackOff"})
+    found = verdict(_dep(replicas=3), [crashing_old, _pod()], RSS)
+    assert isinstance(found, Waiting)
+    assert newest_replicaset(_dep(), [_rs("x", 9, owner="other"), *RSS]) == RSS[1]
+
+
+def test_jobs_by_their_conditions() -> None:
+    job: dict[str, Any] = {
+        "kind": "Job",
+        "metadata": {"name": "blog-migrate-1"},
+        "status": {"active": 1},
+    }
+    assert isinstance(verdict(job, []), Waiting)
+    done = {**job, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert isinstance(verdict(done, []), Ready)
+    failed = {
+        **job,
+        "status": {
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "limit",
+                }
+            ]
+        },
+    }
+    pod = _pod("blog-migrate-1-x", terminated={"exitCode": 1, "reason": "Error"})
+    found = verdict(failed, [pod])
+    assert isinstance(found, Failed)
+    assert "BackoffLimitExceeded" in found.reason and "exited with code 1" in found.reason
+
+
+def test_a_jobs_pod_that_cannot_pull_fails_it() -> None:
+    job: dict[str, Any] = {"kind": "Job", "metadata": {"name": "blog-migrate-1"}, "status": {}}
+    pod = _pod("blog-migrate-1-x", waiting={"reason": "ImagePullBackOff"})
+    assert isinstance(verdict(job, [pod]), Failed)
+
+
+def test_other_kinds_are_not_waited_for() -> None:
+    assert isinstance(verdict({"kind": "PersistentVolumeClaim"}, []), Ready)
+    assert label_selector({"b": "2", "a": "1"}) == "a=1,b=2"
+
+
+# -- against the simulated cluster -----------------------------------------------------------
+
+
+def _deployment(namespace: str, image: str, replicas: int = 1, **pod: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "web", "image": image, **pod}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "blog-web", "namespace": namespace, "labels": LABELS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": LABELS},
+            "template": {
+                "metadata": {"labels": LABELS},
+                "spec": {"automountServiceAccountToken": False, "containers": [container]},
+            },
+        },
+    }
+
+
+def _job(namespace: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "blog-migrate-1", "namespace": namespace},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "migrate", "image": image}],
+                }
+            },
+        },
+    }
+
+
+async def _applied(
+    world: World, namespace: str, manifest: dict[str, Any], **quota: str
+) -> dict[str, Any]:
+    world.require_sim().behaviour.ready_delay = 0.05
+    await prepare_environment(world.cluster, EnvironmentSpec(namespace, "alice", "staging", quota))
+    await apply(world.cluster, manifest)
+    return manifest
+
+
+@pytest.mark.anyio
+async def test_an_ordinary_deployment_becomes_ready(world: World, namespace_name: str) -> None:
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1", 2))
+    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    assert "2 of 2" in found.reason
+
+
+@pytest.mark.anyio
+async def test_an_image_that_cannot_be_pulled_fails_within_seconds(
+    world: World, namespace_name: str
+) -> None:
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:pullfail"))
+    began = time.monotonic()
+    with pytest.raises(StepFailed, match=r"ErrImagePull|ImagePullBackOff"):
+        await wait_ready(world.cluster, manifest, timeout=10, poll=0.1)
+    assert time.monotonic() - began < 3
+
+
+@pytest.mark.anyio
+async def test_a_crash_loop_fails_with_its_reason(world: World, namespace_name: str) -> None:
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:crash"))
+    with pytest.raises(StepFailed, match=r"CrashLoopBackOff.*exit code 1"):
+        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+
+
+@pytest.mark.anyio
+async def test_a_job_completes(world: World, namespace_name: str) -> None:
+    manifest = await _applied(world, namespace_name, _job(namespace_name, "migrate:1"))
+    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    assert "completed" in found.reason
+
+
+@pytest.mark.anyio
+async def test_a_job_that_exits_1_fails(world: World, namespace_name: str) -> None:
+    manifest = await _applied(world, namespace_name, _job(namespace_name, "migrate:fail"))
+    with pytest.raises(StepFailed, match=r"failed.*exited with code 1"):
+        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+
+
+@pytest.mark.anyio
+async def test_a_missing_secret_fails_naming_the_config_error(
+    world: World, namespace_name: str
+) -> None:
+    env = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "pw"}}}]
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1", env=env))
+    with pytest.raises(StepFailed, match=r'CreateContainerConfigError.*secret "absent" not found'):
+        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+
+
+@pytest.mark.anyio
+async def test_a_deployment_over_quota_fails_naming_the_quota(
+    world: World, namespace_name: str
+) -> None:
+    manifest = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1", 3), pods="1"
+    )
+    with pytest.raises(StepFailed, match=r"exceeded quota.*pods"):
+        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+
+
+@pytest.mark.anyio
+async def test_a_slow_image_past_the_timeout_fails_with_the_last_state(
+    world: World, namespace_name: str
+) -> None:
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:slow"))
+    with pytest.raises(StepFailed, match=r"not ready after 0.5 s: .*0 of 1"):
+        await wait_ready(world.cluster, manifest, timeout=0.5, poll=0.05)
+
+
+@pytest.mark.anyio
+async def test_objects_that_are_not_workloads_are_not_waited_for(world: World) -> None:
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "x"}}
+    assert isinstance(await wait_ready(world.cluster, claim, timeout=0.01), Ready)
+
+
+@pytest.mark.anyio
+async def test_a_cluster_failing_for_a_moment_is_retried_until_ready(
+    world: World, namespace_name: str
+) -> None:
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1"))
+    pods = f"/api/v1/namespaces/{namespace_name}/pods"
+    _, since = await world.requests_since(0)
+    await world.inject(kind="status", status=500, count=2, path=pods, method="GET")
+    await world.inject(kind="drop", count=1, path=pods)
+    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    assert "1 of 1" in found.reason
+    requests, _ = await world.requests_since(since)
+    statuses = [r["status"] for r in requests if r["path"] == pods]
+    assert statuses[:3] == [500, 500, 0] and statuses[-1] == 200
+
+
+@pytest.mark.anyio
+async def test_a_workload_that_was_never_applied_fails(world: World, namespace_name: str) -> None:
+    world.require_sim()
+    await prepare_environment(world.cluster, EnvironmentSpec(namespace_name, "alice", "staging"))
+    with pytest.raises(StepFailed, match="does not exist"):
+        await wait_ready(world.cluster, _deployment(namespace_name, "web:1"), timeout=5, poll=0.05)
