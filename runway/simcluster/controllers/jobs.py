@@ -24,7 +24,6 @@ from runway.simcluster.controllers.workloads import (
     pods_of,
 )
 from runway.simcluster.errors import ApiError, Object
-from runway.simcluster.store import Change
 
 JOBS = "batch/jobs"
 COPY_LABEL = "runway.dev/copy"
@@ -50,15 +49,12 @@ def finished(job: Object) -> bool:
 
 class JobController(Workload):
     resource = JOBS
+    owner_kind = "Job"
     watches = (JOBS, PODS)
 
-    def changed(self, change: Change) -> None:
-        if change.resource == PODS:
-            self.mark_owner(change.obj, "Job")
-            return
-        meta = change.obj["metadata"]
-        if self.spec_changed(change) and COPY_LABEL not in (meta.get("labels") or {}):
-            self.mark(meta.get("namespace", ""), meta["name"])
+    def handles(self, obj: Object) -> bool:
+        # Copy Jobs are carried out by the volume controller, not run as pods.
+        return COPY_LABEL not in (obj["metadata"].get("labels") or {})
 
     def sync(self, job: Object) -> None:
         meta, spec = job["metadata"], job.get("spec") or {}

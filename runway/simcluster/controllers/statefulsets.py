@@ -26,7 +26,6 @@ from runway.simcluster.controllers.workloads import (
     template_hash,
 )
 from runway.simcluster.errors import AlreadyExists, ApiError, Object
-from runway.simcluster.store import Change
 
 STATEFULSETS = "apps/statefulsets"
 CLAIMS = "/persistentvolumeclaims"
@@ -35,15 +34,8 @@ REVISION_LABEL = "controller-revision-hash"
 
 class StatefulSetController(Workload):
     resource = STATEFULSETS
+    owner_kind = "StatefulSet"
     watches = (STATEFULSETS, PODS)
-
-    def changed(self, change: Change) -> None:
-        if change.resource == PODS:
-            self.mark_owner(change.obj, "StatefulSet")
-            return
-        meta = change.obj["metadata"]
-        if self.spec_changed(change):
-            self.mark(meta.get("namespace", ""), meta["name"])
 
     def sync(self, sts: Object) -> None:
         meta, spec = sts["metadata"], sts.get("spec") or {}

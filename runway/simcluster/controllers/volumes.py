@@ -29,34 +29,28 @@ from typing import TYPE_CHECKING, Any
 
 from runway.simcluster.admission import PVC_PROTECTION
 from runway.simcluster.bodies import Decoded
-from runway.simcluster.catalogue import ResourceType
-from runway.simcluster.controllers import CONTROLLERS, Controller, log
-from runway.simcluster.controllers.events import record
+from runway.simcluster.controllers import CONTROLLERS, log
+from runway.simcluster.controllers.copies import COPY_FROM, COPY_TO, JOBS, WRITER, CopyJobs
 from runway.simcluster.controllers.jobs import COPY_LABEL, finished
 from runway.simcluster.errors import Object
-from runway.simcluster.objects import WriteOptions
 from runway.simcluster.quantity import value_of
 from runway.simcluster.shape import ordered
-from runway.simcluster.store import Change, Store
+from runway.simcluster.store import Change
 from runway.simcluster.volumes import PROVISIONER
 
 if TYPE_CHECKING:
-    from runway.simcluster.cluster import SimCluster
+    pass
 
-COPY_FROM = "runway.dev/copy-from"
-COPY_TO = "runway.dev/copy-to"
 NODE = "runway-sim-node"
 
 CLAIMS = "/persistentvolumeclaims"
 VOLUMES = "/persistentvolumes"
 PODS = "/pods"
-JOBS = "batch/jobs"
 CLASSES = "storage.k8s.io/storageclasses"
 SNAPSHOTS = "snapshot.storage.k8s.io/volumesnapshots"
 SNAPSHOT_CLASSES = "snapshot.storage.k8s.io/volumesnapshotclasses"
 CONTENTS = "snapshot.storage.k8s.io/volumesnapshotcontents"
 _DEFAULT_SNAPSHOT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
-_WRITER = WriteOptions(manager="runway-sim")
 
 
 def is_copy_job(job: Object) -> bool:
@@ -76,21 +70,10 @@ def _running(pod: Object) -> bool:
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 
-class VolumeController(Controller):
+class VolumeController(CopyJobs):
     """Binds claims, protects and reclaims them, takes snapshots, restores and copies."""
 
     watches = (CLAIMS, VOLUMES, PODS, SNAPSHOTS, JOBS, CLASSES, SNAPSHOT_CLASSES)
-
-    def __init__(self, cluster: SimCluster) -> None:
-        super().__init__(cluster)
-        self._copying: set[tuple[str, str]] = set()
-
-    @property
-    def store(self) -> Store:
-        return self.cluster.store
-
-    def rt(self, key: str) -> ResourceType:
-        return self.cluster.catalogue.by_key(key)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -246,10 +229,10 @@ class VolumeController(Controller):
         }
         pv_rt = self.rt(VOLUMES)
         if self.store.get(VOLUMES, "", volume_name) is None:
-            created = self.cluster.objects.create(pv_rt, "", Decoded(volume), _WRITER).obj
+            created = self.cluster.objects.create(pv_rt, "", Decoded(volume), WRITER).obj
             bound = copy.deepcopy(created)
             bound["status"] = {"phase": "Bound"}
-            self.cluster.objects.replace(pv_rt, "", volume_name, Decoded(bound), "status", _WRITER)
+            self.cluster.objects.replace(pv_rt, "", volume_name, Decoded(bound), "status", WRITER)
         self.cluster.volumes.create(volume_name, files)
         new = copy.deepcopy(claim)
         annotations = new["metadata"].setdefault("annotations", {})
@@ -305,7 +288,7 @@ class VolumeController(Controller):
         new["metadata"]["finalizers"] = [
             f for f in meta.get("finalizers") or [] if f != PVC_PROTECTION
         ]
-        self.cluster.objects.replace(self.rt(CLAIMS), namespace, name, Decoded(new), None, _WRITER)
+        self.cluster.objects.replace(self.rt(CLAIMS), namespace, name, Decoded(new), None, WRITER)
 
     def _reclaim(self, claim: Object) -> None:
         """A deleted claim's volume is deleted with it (reclaim policy `Delete`) or released."""
@@ -379,7 +362,7 @@ class VolumeController(Controller):
         }
         content_rt = self.rt(CONTENTS)
         if self.store.get(CONTENTS, "", content_name) is None:
-            created = self.cluster.objects.create(content_rt, "", Decoded(content), _WRITER).obj
+            created = self.cluster.objects.create(content_rt, "", Decoded(content), WRITER).obj
             ready = copy.deepcopy(created)
             ready["status"] = {
                 "creationTime": time.time_ns(),
@@ -388,7 +371,7 @@ class VolumeController(Controller):
                 "snapshotHandle": content_name,
             }
             self.cluster.objects.replace(
-                content_rt, "", content_name, Decoded(ready), "status", _WRITER
+                content_rt, "", content_name, Decoded(ready), "status", WRITER
             )
         new = copy.deepcopy(snapshot)
         new.setdefault("spec", {})["volumeSnapshotClassName"] = class_name
@@ -415,101 +398,6 @@ class VolumeController(Controller):
         if (content.get("spec") or {}).get("deletionPolicy") == "Delete":
             self.cluster.objects.remove(self.rt(CONTENTS), content)
             self.cluster.volumes.drop_snapshot(str(content_name))
-
-    # -- copy Jobs -----------------------------------------------------------------------------
-
-    def _copy_job(self, namespace: str, name: str) -> None:
-        job = self.store.get(JOBS, namespace, name)
-        if job is None or finished(job) or job["metadata"].get("deletionTimestamp"):
-            return
-        if (namespace, name) in self._copying:
-            return
-        annotations = job["metadata"].get("annotations") or {}
-        source, target = annotations.get(COPY_FROM), annotations.get(COPY_TO)
-        if not source or not target:
-            self._event(
-                job,
-                "SimulatedCopyPending",
-                f"runway-sim (simulated): a copy Job needs the annotations {COPY_FROM} and "
-                f"{COPY_TO}",
-                "Warning",
-            )
-            return
-        volumes = [self._bound_volume(namespace, claim) for claim in (source, target)]
-        if None in volumes:
-            for claim in (source, target):
-                self._claim(namespace, claim)
-            volumes = [self._bound_volume(namespace, claim) for claim in (source, target)]
-            if None in volumes:
-                waiting = [c for c, v in zip((source, target), volumes, strict=True) if v is None]
-                self._event(
-                    job,
-                    "SimulatedCopyPending",
-                    "runway-sim (simulated): the copy waits for PersistentVolumeClaim "
-                    f"{' and '.join(waiting)} to exist and be bound",
-                )
-                return
-        self._copying.add((namespace, name))
-        delay = self.cluster.behaviour.ready_delay
-        self.later(delay, lambda: self._finish_copy(namespace, name, str(job["metadata"]["uid"])))
-
-    def _bound_volume(self, namespace: str, claim_name: str) -> str | None:
-        claim = self.store.get(CLAIMS, namespace, claim_name)
-        if claim is None or (claim.get("status") or {}).get("phase") != "Bound":
-            return None
-        volume = (claim.get("spec") or {}).get("volumeName")
-        return str(volume) if volume else None
-
-    def _finish_copy(self, namespace: str, name: str, uid: str) -> None:
-        self._copying.discard((namespace, name))
-        job = self.store.get(JOBS, namespace, name)
-        if job is None or job["metadata"]["uid"] != uid or finished(job):
-            return
-        annotations = job["metadata"].get("annotations") or {}
-        source, target = annotations[COPY_FROM], annotations[COPY_TO]
-        source_volume = self._bound_volume(namespace, source)
-        target_volume = self._bound_volume(namespace, target)
-        if source_volume is None or target_volume is None:
-            self._copy_job(namespace, name)
-            return
-        files = self.cluster.volumes.files(source_volume)
-        self.cluster.volumes.replace_all(target_volume, files)
-        now = self.cluster.objects.now()
-        done = copy.deepcopy(job)
-        message = "Reached expected number of succeeded pods"
-        done["status"] = {
-            "conditions": [
-                {
-                    "type": condition,
-                    "status": "True",
-                    "reason": "CompletionsReached",
-                    "message": message,
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                }
-                for condition in ("SuccessCriteriaMet", "Complete")
-            ],
-            "startTime": (job.get("status") or {}).get("startTime") or now,
-            "completionTime": now,
-            "succeeded": 1,
-            "terminating": 0,
-            "ready": 0,
-            "uncountedTerminatedPods": {},
-        }
-        self.cluster.objects.replace(
-            self.rt(JOBS), namespace, name, Decoded(done), "status", _WRITER
-        )
-        self._event(
-            job,
-            "SimulatedCopy",
-            f"runway-sim (simulated): copied the volume of PersistentVolumeClaim {source} to "
-            f"PersistentVolumeClaim {target} ({len(files)} files, owners preserved) instead of "
-            "running the Job's pods",
-        )
-
-    def _event(self, involved: Object, reason: str, message: str, kind: str = "Normal") -> None:
-        """An Event on an object; repeats of a reason are counted on the first one."""
-        record(self.cluster, involved, kind, reason, message, "runway-sim", key=reason)
 
 
 CONTROLLERS.append(VolumeController)

@@ -185,6 +185,8 @@ class Workload(Controller):
     """A controller that reconciles objects of one resource, coalescing changes into passes."""
 
     resource = ""
+    owner_kind = ""
+    """The kind of `resource`: a change of an object it owns (its pods) marks the owner."""
 
     def __init__(self, cluster: SimCluster) -> None:
         super().__init__(cluster)
@@ -193,6 +195,20 @@ class Workload(Controller):
         self.rt = cluster.catalogue.by_key(self.resource)
         self._generations: dict[str, Any] = {}
         self._backoff: dict[str, tuple[float, float]] = {}  # uid -> (delay, not before)
+
+    def changed(self, change: Change) -> None:
+        """A change of an owned object marks its owner; a change of one of ours that is more
+        than a status write marks it, if `handles` it."""
+        if change.resource != self.resource:
+            self.mark_owner(change.obj, self.owner_kind)
+            return
+        meta = change.obj["metadata"]
+        if self.spec_changed(change) and self.handles(change.obj):
+            self.mark(meta.get("namespace", ""), meta["name"])
+
+    def handles(self, obj: Object) -> bool:
+        """Whether this controller reconciles `obj` (all of its resource, unless said)."""
+        return True
 
     def spec_changed(self, change: Change) -> bool:
         """Whether a change of an object of `resource` is more than a status write (a new
