@@ -8,7 +8,8 @@ and some are mistyped (a DELETE's answer is not always the Status they promise).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import aiohttp
 import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client.rest import RESTResponse
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, new_client_from_config
 
 from runway.deploy.errors import ClusterUnavailable, DeployError, NotFound, translate
@@ -107,12 +109,65 @@ class Cluster:
             raise translate(ValueError(f"{method} {path} answered with no JSON object"))
         return answer
 
+    @asynccontextmanager
+    async def stream(
+        self,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        accept: str = "application/json",
+        read_timeout: float | None = REQUEST_TIMEOUT,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """A GET whose answer is read as it comes: a watch (`watch=true`, one JSON event per
+        line) or a followed log. Yields the answer's lines (each with its `\\n`, the last
+        perhaps without); the connection closes when the block ends.
+
+        Errors, before the first line and while reading, are runway's DeployError: an error
+        status is translated as `request` does, a dropped connection or `read_timeout`
+        seconds without a byte (None: wait for ever) is a TemporaryError."""
+        headers = {"Accept": accept, "Content-Type": "application/json"}
+        timeout = aiohttp.ClientTimeout(connect=REQUEST_TIMEOUT, sock_read=read_timeout)
+        try:
+            response = await self.api.call_api(
+                path,
+                "GET",
+                query_params=list(query),
+                header_params=headers,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except _FAILURES as error:
+            raise translate(error) from None
+        try:
+            if not 200 <= response.status <= 299:
+                data = await response.read()
+                raise translate(ApiException(http_resp=RESTResponse(response, data)))
+            yield _lines(response)
+        except _FAILURES as error:
+            raise translate(error) from None
+        finally:
+            response.release()
+
     async def get(self, path: str) -> dict[str, Any] | None:
         """The object at `path`, or None when it does not exist."""
         try:
             return await self.request("GET", path)
         except NotFound:
             return None
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The lines of a streamed answer, library errors translated."""
+    while True:
+        try:
+            line = await response.content.readline()
+        except _FAILURES as error:
+            raise translate(error) from None
+        if not line:
+            return
+        yield line
 
 
 async def connect(mode: str) -> Cluster:
