@@ -17,7 +17,6 @@ import aiohttp
 import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.client.rest import RESTResponse
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, new_client_from_config
 
 from runway.deploy.errors import ClusterUnavailable, DeployError, NotFound, translate
@@ -143,7 +142,9 @@ class Cluster:
         try:
             if not 200 <= response.status <= 299:
                 data = await response.read()
-                raise translate(ApiException(http_resp=RESTResponse(response, data)))
+                failed = ApiException(status=response.status, reason=response.reason)
+                failed.body, failed.headers = data, response.headers
+                raise translate(failed)
             yield _lines(response)
         except _FAILURES as error:
             raise translate(error) from None
