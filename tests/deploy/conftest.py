@@ -54,6 +54,13 @@ class World:
             answer = await http.post("/_sim/faults", json=fault)
             assert answer.status_code == 201, answer.text
 
+    async def behave(self, **behaviour: Any) -> None:
+        """Change the simulated cluster's behaviour (`ready_delay`, `slow_delay`,
+        `image_delays`: runway.simcluster.admin)."""
+        async with self.admin() as http:
+            answer = await http.put("/_sim/behaviour", json=behaviour)
+            assert answer.status_code == 200, answer.text
+
     async def requests_since(self, index: int) -> tuple[list[dict[str, Any]], int]:
         """The API requests the simulator received from `index` on, and the next index."""
         async with self.admin() as http:

@@ -274,7 +274,7 @@ def _job(namespace: str, image: str) -> dict[str, Any]:
 async def _applied(
     world: World, namespace: str, manifest: dict[str, Any], **quota: str
 ) -> dict[str, Any]:
-    world.require_sim().behaviour.ready_delay = 0.05
+    await world.behave(ready_delay=0.05)
     await prepare_environment(world.cluster, EnvironmentSpec(namespace, "alice", "staging", quota))
     await apply(world.cluster, manifest)
     return manifest
