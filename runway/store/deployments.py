@@ -210,6 +210,37 @@ class Deployments:
         async with self._db.session():
             return await self._with_steps(await self._db.fetch_all(query))
 
+    async def last_succeeded(
+        self, environment_id: int, app: str, *, before: int | None = None
+    ) -> Deployment | None:
+        """The app's newest `succeeded` deployment in the environment (numbered below
+        `before` when given): whose answers a redeploy reuses, and what a rollback re-applies."""
+        query = select_deployments().where(
+            deployments.c.environment_id == environment_id,
+            deployments.c.app == app,
+            deployments.c.status == DeploymentStatus.SUCCEEDED.value,
+        )
+        if before is not None:
+            query = query.where(deployments.c.number < before)
+        async with self._db.session():
+            row = await self._db.fetch_one(query.order_by(deployments.c.number.desc()).limit(1))
+            return None if row is None else (await self._with_steps([row]))[0]
+
+    async def active(self) -> builtins.list[Deployment]:
+        """Every deployment running or waiting for input, oldest first: what an instance
+        resumes when it starts."""
+        query = (
+            select_deployments()
+            .where(
+                deployments.c.status.in_(
+                    [DeploymentStatus.RUNNING.value, DeploymentStatus.WAITING_FOR_INPUT.value]
+                )
+            )
+            .order_by(deployments.c.id)
+        )
+        async with self._db.session():
+            return await self._with_steps(await self._db.fetch_all(query))
+
     async def _with_steps(self, rows: Sequence[Row]) -> builtins.list[Deployment]:
         if not rows:
             return []

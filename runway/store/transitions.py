@@ -1,0 +1,227 @@
+"""Status changes of deployments and their steps, each stored with its event in one transaction.
+
+Every change is a compare-and-set: the row changes only when its status is one of those the
+caller says it may come from (the executor's table, runway.executor.states), so two writers (two
+requests, two instances) never both make the same change; the loser gets `StatusChanged` with
+the status it found. Event ids come from the deployment row in the same statement as the change,
+so they stay contiguous per deployment whatever else writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from runway.store.database import Db
+from runway.store.errors import NotFound, StoreError
+from runway.store.records import DeploymentStatus, Event, StepStatus
+from runway.store.tables import deployments, events
+from runway.store.tables import steps as steps_table
+from runway.store.types import utc
+
+FINISHED = frozenset(
+    {
+        DeploymentStatus.SUCCEEDED,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.CANCELLED,
+        DeploymentStatus.SUPERSEDED,
+    }
+)
+STEP_FINISHED = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
+ACTIVE = (DeploymentStatus.RUNNING.value, DeploymentStatus.WAITING_FOR_INPUT.value)
+
+
+class StatusChanged(StoreError):
+    """A status change lost its race or was never allowed: the row's status (`current`) is not
+    one the change may come from. `what` names the deployment or step for a person."""
+
+    def __init__(self, what: str, current: str, wanted: str) -> None:
+        super().__init__(f"{what} is {current}, so it cannot become {wanted}")
+        self.what = what
+        self.current = current
+        self.wanted = wanted
+
+
+class ActiveDeployment(StoreError):
+    """Another deployment of the same app in the environment is running or waiting for input
+    (one at a time, DESIGN.md); `number` and `id` name it."""
+
+    def __init__(self, app: str, number: int, deployment_id: int) -> None:
+        super().__init__(f"deployment #{number} of {app} is still active in this environment")
+        self.app = app
+        self.number = number
+        self.id = deployment_id
+
+
+@dataclass(frozen=True, slots=True)
+class StepChange:
+    """One step's status change: to `status`, from one of `allowed_from`, with a reason."""
+
+    step: str
+    status: StepStatus
+    allowed_from: Collection[StepStatus]
+    reason: str | None = None
+
+
+class Transitions:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def deployment(
+        self,
+        deployment_id: int,
+        status: DeploymentStatus,
+        *,
+        allowed_from: Collection[DeploymentStatus],
+        now: datetime,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        """Change the deployment's status (and reason; `started_at` on its first start,
+        `finished_at` when final) if it is one of `allowed_from`, with its `deployment` event
+        (`data` adds to it: never a secret value). StatusChanged when it is not; NotFound when
+        the deployment is gone."""
+        now = utc(now)
+        async with self._db.write():
+            return await self._deployment(deployment_id, status, allowed_from, now, reason, data)
+
+    async def start(self, deployment_id: int, *, now: datetime) -> Event:
+        """`created` -> `running`, unless another deployment of the same app in the environment
+        is active (ActiveDeployment naming it): checked and written under one lock per app and
+        environment, so two starts on two instances cannot both pass the check."""
+        now = utc(now)
+        async with self._db.write():
+            row = await self._db.fetch_one(
+                sa.select(deployments.c.environment_id, deployments.c.app).where(
+                    deployments.c.id == deployment_id
+                )
+            )
+            if row is None:
+                raise NotFound(f"deployment {deployment_id}")
+            environment_id, app = int(row["environment_id"]), str(row["app"])
+            await self._db.lock(f"runway:active:{environment_id}:{app}")
+            other = await self._db.fetch_one(
+                sa.select(deployments.c.id, deployments.c.number).where(
+                    deployments.c.environment_id == environment_id,
+                    deployments.c.app == app,
+                    deployments.c.status.in_(ACTIVE),
+                    deployments.c.id != deployment_id,
+                )
+            )
+            if other is not None:
+                raise ActiveDeployment(app, int(other["number"]), int(other["id"]))
+            return await self._deployment(
+                deployment_id,
+                DeploymentStatus.RUNNING,
+                (DeploymentStatus.CREATED,),
+                now,
+                None,
+                None,
+            )
+
+    async def steps(
+        self, deployment_id: int, changes: Sequence[StepChange], *, now: datetime
+    ) -> list[Event]:
+        """Change several steps at once (all or none), each with its `step` event, in order.
+        StatusChanged, with nothing changed, when one step is not where its change may come
+        from; NotFound when the deployment or a step is gone."""
+        now = utc(now)
+        if not changes:
+            return []
+        async with self._db.write():
+            found: list[Event] = []
+            for change in changes:
+                found.append(await self._step(deployment_id, change, now))
+            return found
+
+    async def _deployment(
+        self,
+        deployment_id: int,
+        status: DeploymentStatus,
+        allowed_from: Collection[DeploymentStatus],
+        now: datetime,
+        reason: str | None,
+        data: dict[str, Any] | None,
+    ) -> Event:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "reason": reason,
+            "last_event_id": deployments.c.last_event_id + 1,
+        }
+        if status is DeploymentStatus.RUNNING:
+            values["started_at"] = sa.func.coalesce(deployments.c.started_at, now)
+        if status in FINISHED:
+            values["finished_at"] = now
+        row = await self._db.fetch_one(
+            sa.update(deployments)
+            .where(
+                deployments.c.id == deployment_id,
+                deployments.c.status.in_([source.value for source in allowed_from]),
+            )
+            .values(**values)
+            .returning(deployments.c.last_event_id)
+        )
+        if row is None:
+            current = await self._db.fetch_one(
+                sa.select(deployments.c.status).where(deployments.c.id == deployment_id)
+            )
+            if current is None:
+                raise NotFound(f"deployment {deployment_id}")
+            raise StatusChanged(f"deployment {deployment_id}", current["status"], status.value)
+        body = {**(data or {}), "status": status.value}
+        if reason is not None:
+            body["reason"] = reason
+        return await self._event(deployment_id, int(row["last_event_id"]), "deployment", body, now)
+
+    async def _step(self, deployment_id: int, change: StepChange, now: datetime) -> Event:
+        values: dict[str, Any] = {"status": change.status.value, "reason": change.reason}
+        if change.status is StepStatus.APPLYING:
+            values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
+        if change.status in STEP_FINISHED:
+            values["finished_at"] = now
+        where = (
+            steps_table.c.deployment_id == deployment_id,
+            steps_table.c.name == change.step,
+        )
+        row = await self._db.fetch_one(
+            sa.update(steps_table)
+            .where(
+                *where,
+                steps_table.c.status.in_([source.value for source in change.allowed_from]),
+            )
+            .values(**values)
+            .returning(steps_table.c.position)
+        )
+        if row is None:
+            current = await self._db.fetch_one(sa.select(steps_table.c.status).where(*where))
+            if current is None:
+                raise NotFound(f"step {change.step!r} of deployment {deployment_id}")
+            raise StatusChanged(f"step {change.step!r}", current["status"], change.status.value)
+        counter = await self._db.fetch_one(
+            sa.update(deployments)
+            .where(deployments.c.id == deployment_id)
+            .values(last_event_id=deployments.c.last_event_id + 1)
+            .returning(deployments.c.last_event_id)
+        )
+        if counter is None:
+            raise NotFound(f"deployment {deployment_id}")
+        body: dict[str, Any] = {"step": change.step, "status": change.status.value}
+        if change.reason is not None:
+            body["reason"] = change.reason
+        return await self._event(deployment_id, int(counter["last_event_id"]), "step", body, now)
+
+    async def _event(
+        self, deployment_id: int, event_id: int, type: str, data: dict[str, Any], now: datetime
+    ) -> Event:
+        await self._db.execute(
+            sa.insert(events).values(
+                deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
+            )
+        )
+        return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)
