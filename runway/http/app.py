@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from runway.deploy.connection import Cluster
 from runway.http import errors
 from runway.http.context import Context
-from runway.http.routes import accounts, deployments, environments, meta, users
+from runway.http.routes import accounts, deployments, environments, installation, meta, users
 from runway.http.settings import Settings
 from runway.store import Store, StoreError
 
@@ -32,6 +32,7 @@ def create_app(
         *users.routes,
         *environments.routes,
         *deployments.routes,
+        *installation.routes,
     ]
 
     @asynccontextmanager

@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runway.http.access import loggable
-from runway.store import DatabaseUnavailable, InvalidCursor, NotFound
+from runway.store import (
+    DatabaseUnavailable,
+    HostNotAllowed,
+    HostTaken,
+    InvalidCursor,
+    InvalidHost,
+    NotFound,
+)
 
 log = logging.getLogger("runway.http")
 
@@ -80,7 +87,15 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def on_store_error(request: Request, exc: Exception) -> Response:
     """The store's refusals that reach a handler: a row gone meanwhile, a cursor not ours, a
-    database that went away."""
+    database that went away; and host claims a handler did not answer itself (creating a
+    deployment does, with the configuration path of each host): `host_taken` (409, naming
+    nothing of who holds the host) and `host_not_allowed` (422, listing the allowed domains)."""
+    if isinstance(exc, HostTaken):
+        return error_response(409, "host_taken", str(exc))
+    if isinstance(exc, HostNotAllowed):
+        return error_response(422, "host_not_allowed", str(exc))
+    if isinstance(exc, InvalidHost):
+        return error_response(422, "invalid", str(exc))
     if isinstance(exc, NotFound):
         return error_response(404, "not_found", f"{exc.what} not found")
     if isinstance(exc, InvalidCursor):

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from runway.config.schema import config_schema
-from runway.http.openapi_schemas import NAME, PASSWORD, SCHEMAS, TEXT, Schema, ref, strict_object
+from runway.http.openapi_schemas import (
+    NAME,
+    PASSWORD,
+    SCHEMAS,
+    SETTINGS,
+    TEXT,
+    Schema,
+    ref,
+    strict_object,
+)
 from runway.store.pages import MAX_ID
 
 
@@ -28,7 +37,9 @@ def _op(
     errors: tuple[int, ...] = (),
     auth: bool = True,
     params: tuple[Schema, ...] = (),
+    notes: dict[int, str] | None = None,
 ) -> Schema:
+    """One operation; `notes` add to a refusal's description (e.g. the error codes it uses)."""
     status, description, schema = ok
     responses: dict[str, Schema] = {str(status): _answer(description, schema)}
     refusals = {
@@ -45,7 +56,10 @@ def _op(
     }
     codes = set(errors) | ({401} if auth else set()) | ({400, 413, 415, 422} if body else set())
     for code in sorted(codes):
-        responses[str(code)] = _answer(refusals[code], _ERROR)
+        note = (notes or {}).get(code)
+        responses[str(code)] = _answer(
+            f"{refusals[code]}. {note}" if note else refusals[code], _ERROR
+        )
     operation: Schema = {"summary": summary, "responses": responses}
     if body is not None:
         operation["requestBody"] = {"required": True, **body}
@@ -284,8 +298,15 @@ def _paths() -> dict[str, dict[str, Schema]]:
                         "application/json": {"schema": ref("Configuration")},
                     }
                 },
-                errors=(404,),
+                errors=(404, 409),
                 params=(_ENV, _OWNER),
+                notes={
+                    409: "`host_taken`: a host the configuration exposes is claimed by another "
+                    "app (of any user; the answer names nothing of it)",
+                    422: "`invalid`: details lists every problem of the configuration; "
+                    "`host_not_allowed`: a host is not under the installation's allowed "
+                    "domains, which the message lists",
+                },
             ),
         },
         "/api/v1/deployments/{id}": {
@@ -295,6 +316,19 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 errors=(404,),
                 params=(_ID,),
             )
+        },
+        "/api/v1/settings": {
+            "get": _op(
+                "Admins: the installation's settings",
+                (200, "The settings", ref("InstallationSettings")),
+                errors=(404,),
+            ),
+            "patch": _op(
+                "Admins: change the installation's settings (what is given)",
+                (200, "The settings", ref("InstallationSettings")),
+                body=_json(strict_object(SETTINGS, required=[])),
+                errors=(404,),
+            ),
         },
         "/api/v1/openapi.json": {
             "get": _op("This document", (200, "OpenAPI", {"type": "object"}), auth=False)

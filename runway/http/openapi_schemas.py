@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from runway.config.fields import HOST_MAX
+from runway.store.hosts import MAX_ALLOWED_DOMAINS
+
 Schema = dict[str, Any]
 
 TIME: Schema = {"type": "string", "format": "date-time"}
@@ -11,6 +14,19 @@ _OPT_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 NAME: Schema = {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 32}
 PASSWORD: Schema = {"type": "string", "minLength": 10, "maxLength": 1024}
 TEXT: Schema = {"type": "string", "minLength": 1}
+
+
+SETTINGS: dict[str, Schema] = {
+    "allowed_domains": {
+        "type": "array",
+        "maxItems": MAX_ALLOWED_DOMAINS,
+        "items": {"type": "string", "minLength": 1, "maxLength": HOST_MAX + 1},
+        "description": "Ingress hosts must equal one of these domains or be a subdomain of "
+        "one (blog.example.org under example.org); empty: any host. Hosts claimed already "
+        "stay claimed when the list changes.",
+    }
+}
+"""The installation's settings, as GET /api/v1/settings answers and PATCH takes them."""
 
 
 def ref(name: str) -> Schema:
@@ -199,6 +215,7 @@ SCHEMAS: dict[str, Schema] = {
             "questions": {"type": "array", "items": ref("Question")},
         }
     ),
+    "InstallationSettings": strict_object(SETTINGS),
     "UserPage": _page("User"),
     "TokenPage": _page("Token"),
     "KeyPage": _page("Key"),

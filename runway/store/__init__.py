@@ -11,11 +11,15 @@ from runway.store.environments import Environments, namespace_candidates
 from runway.store.errors import (
     AlreadyExists,
     DatabaseUnavailable,
+    HostNotAllowed,
+    HostTaken,
     InvalidCursor,
+    InvalidHost,
     NotFound,
     SchemaTooNew,
     StoreError,
 )
+from runway.store.hosts import HostClaims, host_allowed, normalise_host
 from runway.store.migrations import LATEST as SCHEMA_VERSION
 from runway.store.records import (
     Answer,
@@ -48,7 +52,11 @@ __all__ = [
     "Environment",
     "Environments",
     "Event",
+    "HostClaims",
+    "HostNotAllowed",
+    "HostTaken",
     "InvalidCursor",
+    "InvalidHost",
     "Invite",
     "NotFound",
     "OnFailure",
@@ -63,7 +71,9 @@ __all__ = [
     "TokenKind",
     "User",
     "Users",
+    "host_allowed",
     "namespace_candidates",
+    "normalise_host",
     "safe_url",
     "sqlite_url",
 ]

@@ -50,3 +50,41 @@ class NotFound(StoreError):
 
 class InvalidCursor(StoreError, ValueError):
     """A pagination cursor that this store did not hand out (a client's typo or tampering)."""
+
+
+class InvalidHost(StoreError, ValueError):
+    """A host name (or an allowed domain) that is not a DNS name runway can claim: `host` is what
+    was given."""
+
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(f"'{host}' is not a host name such as blog.example.org: {why}")
+        self.host = host
+        self.why = why
+
+
+class HostTaken(StoreError):
+    """A claim found hosts held by another app (of this or any environment): `hosts` are the
+    taken ones, normalised. The message names nothing of who holds them, so it can be shown to
+    anyone; the claim changed nothing."""
+
+    def __init__(self, hosts: tuple[str, ...]) -> None:
+        shown = ", ".join(hosts)
+        one = len(hosts) == 1
+        super().__init__(
+            f"the host{'' if one else 's'} {shown} {'is' if one else 'are'} already claimed by "
+            "another app"
+        )
+        self.hosts = hosts
+
+
+class HostNotAllowed(StoreError):
+    """A claim named hosts outside the installation's allowed domains: `hosts` are the refused
+    ones (normalised), `allowed` the domains; the claim changed nothing."""
+
+    def __init__(self, hosts: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+        super().__init__(
+            f"{', '.join(hosts)} {'is' if len(hosts) == 1 else 'are'} not under the domains "
+            f"this installation allows: {', '.join(allowed)}"
+        )
+        self.hosts = hosts
+        self.allowed = allowed

@@ -9,7 +9,9 @@ from runway.store.credentials import Credentials
 from runway.store.database import Backend, Db
 from runway.store.deployments import Deployments
 from runway.store.environments import Environments
+from runway.store.hosts import HostClaims
 from runway.store.migrations import LATEST, current_version, migrate
+from runway.store.transitions import Transitions
 from runway.store.users import Users
 
 log = logging.getLogger("runway.store")
@@ -26,6 +28,9 @@ class Store:
     credentials: Credentials
     environments: Environments
     deployments: Deployments
+    hosts: HostClaims
+    """Which app holds each Ingress host, and the domains hosts may be under."""
+    transitions: Transitions
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -34,6 +39,8 @@ class Store:
         self.credentials = Credentials(db)
         self.environments = Environments(db)
         self.deployments = Deployments(db)
+        self.hosts = HostClaims(db)
+        self.transitions = Transitions(db)
 
     @classmethod
     async def open(cls, url: str) -> Store:

@@ -241,6 +241,7 @@ class Scene:
             [t.id for t in await store.credentials.tokens(self.owner.id)],
             [k.id for k in await store.users.keys(self.owner.id)],
             [(u.name, u.role, u.disabled) for u in users],
+            await store.hosts.allowed_domains(),
         )
 
 
@@ -401,6 +402,10 @@ MATRIX: dict[tuple[str, str], Spec] = {
         Kind.OWNED, 201, env_route("/deployments", content=CONFIG, headers=YAML)
     ),
     ("GET", "/api/v1/deployments/{id}"): Spec(Kind.OWNED, 200, _deployment),
+    ("GET", "/api/v1/settings"): Spec(Kind.ADMIN, 200, at("/api/v1/settings")),
+    ("PATCH", "/api/v1/settings"): Spec(
+        Kind.ADMIN, 200, at("/api/v1/settings", json={"allowed_domains": ["example.org"]})
+    ),
     ("GET", "/healthz"): Spec(Kind.PUBLIC, 200, at("/healthz")),
     ("GET", "/readyz"): Spec(Kind.PUBLIC, 200, at("/readyz")),
     ("GET", "/api/v1/openapi.json"): Spec(Kind.PUBLIC, 200, at("/api/v1/openapi.json")),

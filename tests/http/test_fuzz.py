@@ -256,7 +256,7 @@ def test_no_input_gets_a_server_error(installations: tuple[Installation, Install
     assert fresh.statuses[("POST /api/v1/setup", 401)] > 0  # a wrong setup token, not a 409
 
 
-ADMIN_ONLY = {"/api/v1/users", "/api/v1/users/{name}", "/api/v1/invites"}
+ADMIN_ONLY = {"/api/v1/users", "/api/v1/users/{name}", "/api/v1/invites", "/api/v1/settings"}
 
 
 # What the served document once lacked (runway/http/openapi.py).

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from runway.config import ConfigError
 from runway.http.context import Context, context
-from runway.http.errors import invalid, not_found
+from runway.http.errors import ApiError, invalid, not_found
 from runway.http.requests import (
     JSON_TYPES,
     YAML_TYPES,
@@ -26,7 +26,8 @@ from runway.http.requests import (
 from runway.http.routes.environments import environment
 from runway.http.views import deployment_summary, deployment_view
 from runway.planner import Plan, plan_from_document, plan_source, plan_to_document
-from runway.store.records import Deployment
+from runway.store import HostNotAllowed, HostTaken, InvalidHost
+from runway.store.records import Deployment, Environment
 
 
 async def create_deployment(request: Request) -> Response:
@@ -46,6 +47,7 @@ async def create_deployment(request: Request) -> Response:
             f"the configuration has {count} problem{'s' if count != 1 else ''}",
             [problem.as_dict() for problem in error.problems],
         ) from None
+    await _claim_hosts(ctx, env, plan)
     deployment, _ = await ctx.store.deployments.create(
         env,
         who.user,
@@ -61,6 +63,56 @@ async def create_deployment(request: Request) -> Response:
     return JSONResponse(
         view, status_code=201, headers={"Location": f"/api/v1/deployments/{deployment.id}"}
     )
+
+
+async def _claim_hosts(ctx: Context, env: Environment, plan: Plan) -> None:
+    """Claim the configuration's literal hosts for its app in `env` before the deployment is
+    stored: 422 `host_not_allowed` outside the installation's allowed domains, 409 `host_taken`
+    when another app (anyone's) holds one, naming nothing of who. The app's own hosts are kept
+    (a redeploy claims them again). A templated host (`${{ inputs.domain }}`) is known only once
+    answered: the executor claims it then, through the same store call. Should storing the
+    deployment then fail, the app keeps the claim until its next successful deployment releases
+    what it no longer exposes, or its environment is deleted."""
+    where = {
+        service.expose.host: f"services.{name}.expose.host"
+        for name, service in plan.config.services.items()
+        if service.expose is not None and "${{" not in service.expose.host
+    }
+    if not where:
+        return
+    try:
+        await ctx.store.hosts.claim(env.id, plan.app, where)
+    except InvalidHost as error:
+        raise invalid(
+            "the configuration has 1 problem", [_problem(where, error.host, str(error))]
+        ) from None
+    except HostNotAllowed as error:
+        allowed = ", ".join(error.allowed)
+        raise ApiError(
+            422,
+            "host_not_allowed",
+            f"hosts must be under the domains this installation allows: {allowed}",
+            [
+                _problem(where, host, f"'{host}' is not under the allowed domains ({allowed})")
+                for host in error.hosts
+            ],
+        ) from None
+    except HostTaken as error:
+        raise ApiError(
+            409,
+            "host_taken",
+            str(error),
+            [
+                _problem(where, host, f"the host {host} is already claimed by another app")
+                for host in error.hosts
+            ],
+        ) from None
+
+
+def _problem(where: dict[str, str], host: str, message: str) -> dict[str, str]:
+    """A problem at the configuration path that exposes `host` (hosts in a configuration are
+    normalised already: the format takes lowercase names without a trailing dot)."""
+    return {"path": where.get(host, "services"), "message": message}
 
 
 async def list_deployments(request: Request) -> Response:
