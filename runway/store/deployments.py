@@ -13,6 +13,7 @@ from runway.store import pages
 from runway.store.database import Db, Row
 from runway.store.deployment_rows import deployment_of, event_of, select_deployments, step_of
 from runway.store.errors import NotFound
+from runway.store.notify import EventHub
 from runway.store.records import (
     Answer,
     Deployment,
@@ -29,8 +30,9 @@ from runway.store.types import utc
 
 
 class Deployments:
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, hub: EventHub) -> None:
         self._db = db
+        self._hub = hub
 
     async def create(
         self,
@@ -103,6 +105,8 @@ class Deployments:
                 )
             )
             superseded = await self._supersede(environment.id, app, number, now)
+        for other in superseded:
+            self._hub.notify(other)
         deployment = Deployment(
             id=deployment_id,
             environment_id=environment.id,
@@ -332,4 +336,5 @@ class Deployments:
                     deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
                 )
             )
+        self._hub.notify(deployment_id)
         return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)

@@ -11,6 +11,7 @@ from runway.store.deployments import Deployments
 from runway.store.environments import Environments
 from runway.store.hosts import HostClaims
 from runway.store.migrations import LATEST, current_version, migrate
+from runway.store.notify import EventHub
 from runway.store.transitions import Transitions
 from runway.store.users import Users
 
@@ -38,9 +39,11 @@ class Store:
         self.users = Users(db)
         self.credentials = Credentials(db)
         self.environments = Environments(db)
-        self.deployments = Deployments(db)
+        self.events_hub = EventHub()
+        """Wakes this process's event streams when an event is stored."""
+        self.deployments = Deployments(db, self.events_hub)
         self.hosts = HostClaims(db)
-        self.transitions = Transitions(db)
+        self.transitions = Transitions(db, self.events_hub)
 
     @classmethod
     async def open(cls, url: str) -> Store:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from runway.store.database import Db
 from runway.store.errors import NotFound, StoreError
+from runway.store.notify import EventHub
 from runway.store.records import DeploymentStatus, Event, StepStatus
 from runway.store.tables import deployments, events
 from runway.store.tables import steps as steps_table
@@ -70,8 +71,9 @@ class StepChange:
 
 
 class Transitions:
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, hub: EventHub) -> None:
         self._db = db
+        self._hub = hub
 
     async def deployment(
         self,
@@ -89,7 +91,9 @@ class Transitions:
         the deployment is gone."""
         now = utc(now)
         async with self._db.write():
-            return await self._deployment(deployment_id, status, allowed_from, now, reason, data)
+            event = await self._deployment(deployment_id, status, allowed_from, now, reason, data)
+        self._hub.notify(deployment_id)
+        return event
 
     async def start(self, deployment_id: int, *, now: datetime) -> Event:
         """`created` -> `running`, unless another deployment of the same app in the environment
@@ -116,7 +120,7 @@ class Transitions:
             )
             if other is not None:
                 raise ActiveDeployment(app, int(other["number"]), int(other["id"]))
-            return await self._deployment(
+            event = await self._deployment(
                 deployment_id,
                 DeploymentStatus.RUNNING,
                 (DeploymentStatus.CREATED,),
@@ -124,6 +128,8 @@ class Transitions:
                 None,
                 None,
             )
+        self._hub.notify(deployment_id)
+        return event
 
     async def steps(
         self, deployment_id: int, changes: Sequence[StepChange], *, now: datetime
@@ -138,7 +144,8 @@ class Transitions:
             found: list[Event] = []
             for change in changes:
                 found.append(await self._step(deployment_id, change, now))
-            return found
+        self._hub.notify(deployment_id)
+        return found
 
     async def _deployment(
         self,
