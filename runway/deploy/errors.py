@@ -74,6 +74,11 @@ class ClusterUnavailable(TemporaryError):
     refuses connections or whose certificate does not verify. The message says which."""
 
 
+class Gone(TemporaryError):
+    """410: the cluster no longer has the history asked for (a watch or list from a
+    resourceVersion it compacted away): list again."""
+
+
 class NamespaceTerminating(TemporaryError):
     """The environment's namespace is still being deleted; it can be made again once it is
     gone."""
@@ -144,7 +149,7 @@ def _from_api(error: ApiException) -> DeployError:
             return PermanentError(message)
         return TemporaryError(f"{message} (another writer changed it first)", 0.2)
     if code == 410:
-        return TemporaryError(f"the cluster has moved on: {message}", 0.0)
+        return Gone(f"the cluster has moved on: {message}", 0.0)
     if code == 422:
         return PermanentError(_invalid(message, details))
     if code == 429 or code >= 500:

@@ -7,24 +7,29 @@ fails it. A Job is done at its `Complete` condition and failed at `Failed`. PVCs
 Ingresses and Secrets are not waited for.
 
 The pods of the newest ReplicaSet (or of the Job) fail the step at once, in plain words naming
-the pod and container, on: `ErrImagePull` seen on two looks in a row, `ImagePullBackOff`,
-`InvalidImageName`, `CrashLoopBackOff` (Deployments only: a Job's own `backoffLimit` decides
-its retries), `CreateContainerConfigError` and an unschedulable pod.
+the pod and container, on: `ErrImagePull` that persists, `ImagePullBackOff`, `InvalidImageName`,
+`CrashLoopBackOff` (Deployments only: a Job's own `backoffLimit` decides its retries),
+`CreateContainerConfigError` and an unschedulable pod. "Persists" is time: `verdict` fails on
+the `ErrImagePull` of the containers it is given as `pull_errors`, and `wait_ready` gives it
+those seen in `ErrImagePull` without a break for `PULL_GRACE` seconds (PullErrors).
 
-`verdict` decides from what was read and touches no cluster; `wait_ready` reads (polling every
-`poll` seconds, temporary errors retried until the step's timeout) and applies it.
+`verdict` decides from what was read and touches no cluster; `wait_ready` watches the workload,
+its ReplicaSets and pods (runway.deploy.watch: one list and one open watch each, not a GET per
+poll) and applies it on every change and on a timer, temporary errors survived until the step's
+timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from runway.deploy.apply import object_path
-from runway.deploy.connection import REQUEST_TIMEOUT, Cluster
-from runway.deploy.errors import NotFound, PermanentError, TemporaryError
+from runway.deploy.connection import Cluster
+from runway.deploy.errors import PermanentError, TemporaryError
+from runway.deploy.watch import Snapshot, watch_objects
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -42,7 +47,8 @@ class Ready:
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """Not yet: `reason` is the state seen, in plain words. `pull_errors` are the containers
-    (`pod/container`) seen in `ErrImagePull` on this look: the next look fails on them."""
+    (`pod/container`) seen in `ErrImagePull` on this look: `verdict` fails on those still so
+    when given them back as its `pull_errors` (wait_ready does once they persist)."""
 
     reason: str
     pull_errors: frozenset[str] = frozenset()
@@ -276,7 +282,17 @@ def _conditions(workload: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in found if isinstance(c, dict)]
 
 
-# -- the loop --------------------------------------------------------------------------------
+# -- the wait --------------------------------------------------------------------------------
+
+TICK = 1.0
+"""Seconds between two evaluations when no event comes (time alone can change the verdict)."""
+
+PULL_GRACE = 3.0
+"""Seconds a container must stay in `ErrImagePull` before that fails the step."""
+
+WATCH_TIMEOUT = 60
+"""The `timeoutSeconds` of a wait's watches: each is opened again every minute (one request),
+so a connection that died without a word is noticed within a minute and a half."""
 
 
 def label_selector(labels: dict[str, Any]) -> str:
@@ -284,77 +300,167 @@ def label_selector(labels: dict[str, Any]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
+class PullErrors:
+    """Since when each container (`pod/container`) has been seen in `ErrImagePull`, to tell a
+    pull error that persists from one the next retry cures.
+
+    A container's `ErrImagePull` persists when the evaluations of at least `grace` seconds
+    saw it, the first at t and one at t + `grace` or later, with every evaluation between
+    seeing it too (one that does not forgets it). Times are the event loop's clock."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._since: dict[str, float] = {}
+
+    def persisting(self, now: float) -> frozenset[str]:
+        """The containers whose `ErrImagePull` has lasted `grace` seconds by `now`: what
+        `verdict` fails on if it still sees them so (its `pull_errors`)."""
+        return frozenset(key for key, since in self._since.items() if since + self.grace <= now)
+
+    def saw(self, pulling: frozenset[str], now: float) -> None:
+        """An evaluation at `now` saw exactly `pulling` in `ErrImagePull`."""
+        self._since = {key: self._since.get(key, now) for key in pulling}
+
+    def due(self, now: float) -> float | None:
+        """When the next container will have persisted (None: none is on its way)."""
+        pending = [since + self.grace for since in self._since.values() if since + self.grace > now]
+        return min(pending, default=None)
+
+
+@dataclass
+class _Seen:
+    """What the watches of one wait have seen: each one's latest snapshot once it has listed,
+    the last temporary error (cleared by the next snapshot), or why a watch gave up."""
+
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    error: TemporaryError | None = None
+    failure: Exception | None = None
+
+
 async def wait_ready(
-    cluster: Cluster, manifest: dict[str, Any], *, timeout: float, poll: float = 0.5
+    cluster: Cluster,
+    manifest: dict[str, Any],
+    *,
+    timeout: float,
+    tick: float = TICK,
+    pull_grace: float = PULL_GRACE,
 ) -> Ready:
     """Wait until the workload `manifest` describes (already applied) is ready: a Deployment
     by the rollout-status rules, a Job by its `Complete` condition; anything else at once.
 
+    It watches (runway.deploy.watch) the workload (`metadata.name=NAME`), a Deployment's
+    ReplicaSets and the pods (a Deployment's selector, a Job's `job-name=NAME`), and applies
+    `verdict` whenever one of them changes, and at least every `tick` seconds. `ErrImagePull`
+    fails the step once it has persisted `pull_grace` seconds (see PullErrors).
+
     StepFailed (a PermanentError) when it fails, saying why in plain words, or when it is
-    not ready after `timeout` seconds (with the last state seen). Temporary errors of the
-    cluster are retried until then."""
+    not ready after `timeout` seconds (with the last state seen); also when the workload does
+    not exist. Temporary errors of the cluster are survived until then; other PermanentErrors
+    of the cluster are raised as they are. Every watch is closed when it returns, raises or is
+    cancelled."""
     kind = str(manifest.get("kind") or "")
     if kind not in WAITED_FOR:
         return Ready(f"a {kind or 'object'} is not waited for")
-    path = object_path(manifest)
     meta = manifest.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    seen = _Seen()
+    pulls = PullErrors(pull_grace)
+    targets = _targets(manifest, kind, name, namespace)
+    tasks = [asyncio.create_task(_follow(cluster, seen, *target)) for target in targets]
     last = "nothing read yet"
-    pull_errors: frozenset[str] = frozenset()
-    while True:
-        remaining = deadline - loop.time()
-        try:
-            found = await _look(
-                cluster, kind, path, namespace, name, max(remaining, 1.0), pull_errors
-            )
-        except NotFound:
-            raise StepFailed(f"{kind} {name} does not exist (was it applied?)") from None
-        except TemporaryError as error:
-            last = f"the cluster could not be read: {error}"
-        else:
-            if isinstance(found, Ready):
-                return found
-            if isinstance(found, Failed):
-                raise StepFailed(found.reason)
-            last, pull_errors = found.reason, found.pull_errors
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise StepFailed(f"{kind} {name} not ready after {timeout:g} s: {last}")
-        await asyncio.sleep(min(poll, remaining))
+    try:
+        while True:
+            seen.changed.clear()
+            now = loop.time()
+            if seen.failure is not None:
+                raise seen.failure
+            if len(seen.snapshots) == len(targets):
+                workload = seen.snapshots["workload"].get(name)
+                if workload is None:
+                    raise StepFailed(f"{kind} {name} does not exist (was it applied?)")
+                found = verdict(
+                    {**workload, "kind": kind},
+                    list(seen.snapshots["pods"].values()),
+                    list(seen.snapshots.get("replicasets", {}).values()),
+                    pull_errors=pulls.persisting(now),
+                )
+                if isinstance(found, Ready):
+                    return found
+                if isinstance(found, Failed):
+                    raise StepFailed(found.reason)
+                pulls.saw(found.pull_errors, now)
+                last = found.reason
+            remaining = deadline - now
+            if remaining <= 0:
+                said = f"{kind} {name} not ready after {timeout:g} s: {last}"
+                if seen.error is not None:
+                    said += f" (the cluster could not be read: {seen.error})"
+                raise StepFailed(said)
+            wake = min(tick, remaining, (pulls.due(now) or deadline) - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(seen.changed.wait(), max(wake, 0.0))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
 
 
-async def _look(
-    cluster: Cluster,
-    kind: str,
-    path: str,
-    namespace: str,
-    name: str,
-    timeout: float,
-    pull_errors: frozenset[str],
-) -> Verdict:
-    timeout = min(timeout, REQUEST_TIMEOUT)
-    workload = await cluster.request("GET", path, timeout=timeout)
-    workload.setdefault("kind", kind)
-    replicasets: list[dict[str, Any]] = []
-    if kind == "Deployment":
-        match = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        selector = label_selector(match)
-        answer = await cluster.request(
-            "GET",
-            f"/apis/apps/v1/namespaces/{namespace}/replicasets",
-            query=[("labelSelector", selector)],
-            timeout=timeout,
-        )
-        replicasets = list(answer.get("items") or [])
-    else:
-        selector = label_selector({JOB_NAME_LABEL: name})
-    answer = await cluster.request(
-        "GET",
-        f"/api/v1/namespaces/{namespace}/pods",
-        query=[("labelSelector", selector)],
-        timeout=timeout,
+def _targets(
+    manifest: dict[str, Any], kind: str, name: str, namespace: str
+) -> list[tuple[str, str, str | None, str | None]]:
+    """The watches a wait needs: (which, collection path, label selector, field selector)."""
+    group = "apps" if kind == "Deployment" else "batch"
+    plural = "deployments" if kind == "Deployment" else "jobs"
+    workload = (
+        "workload",
+        f"/apis/{group}/v1/namespaces/{namespace}/{plural}",
+        None,
+        f"metadata.name={name}",
     )
-    pods = list(answer.get("items") or [])
-    return verdict(workload, pods, replicasets, pull_errors=pull_errors)
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    if kind == "Job":
+        return [workload, ("pods", pods, label_selector({JOB_NAME_LABEL: name}), None)]
+    match = ((manifest.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    selector = label_selector(match)
+    replicasets = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
+    return [
+        workload,
+        ("replicasets", replicasets, selector, None),
+        ("pods", pods, selector, None),
+    ]
+
+
+async def _follow(
+    cluster: Cluster,
+    seen: _Seen,
+    which: str,
+    path: str,
+    labels: str | None,
+    fields: str | None,
+) -> None:
+    """Keep `seen.snapshots[which]` current until cancelled; wake the wait on every change."""
+
+    def heard(error: TemporaryError) -> None:
+        seen.error = error
+        seen.changed.set()
+
+    watch = watch_objects(
+        cluster,
+        path,
+        label_selector=labels,
+        field_selector=fields,
+        timeout_seconds=WATCH_TIMEOUT,
+        on_error=heard,
+    )
+    try:
+        async with contextlib.aclosing(watch) as snapshots:
+            async for snapshot in snapshots:
+                seen.snapshots[which] = snapshot
+                seen.error = None
+                seen.changed.set()
+    except Exception as error:  # a PermanentError (or a bug): the wait raises it
+        seen.failure = error
+        seen.changed.set()

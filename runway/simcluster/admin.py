@@ -14,6 +14,10 @@ to steer and observe the simulator.
   `GET|PUT|DELETE /_sim/volumes/{namespace}/{claim}/files/{path}`: one file's bytes (its owner
   and mode in the `X-Sim-Uid`, `X-Sim-Gid` and `X-Sim-Mode` headers); PUT takes the bytes as the
   body and `uid`, `gid`, `mode` (octal) in the query string.
+- `POST /_sim/compact`: forget the change history so far, as etcd's compaction does (the store's
+  `compact`): a watch or a consistent list from an older resourceVersion then gets `410
+  Expired`, so tests can show that clients list again. Answers `{"oldest": N}`, the oldest
+  resourceVersion that still works.
 - `GET /_sim/requests?since=N`: the Kubernetes API requests received (not the admin API's own)
   with index, time, method, path, query, status and User-Agent; `next` is the `since` that
   returns only newer ones.
@@ -169,6 +173,10 @@ def create_admin_app(cluster: SimCluster) -> Starlette:
         }
         return Response(found.data, media_type="application/octet-stream", headers=headers)
 
+    async def compact(request: Request) -> Response:
+        cluster.store.compact()
+        return _json({"oldest": cluster.store.oldest})
+
     async def requests(request: Request) -> Response:
         since = request.query_params.get("since", "0")
         if not since.isdigit():
@@ -205,6 +213,7 @@ def create_admin_app(cluster: SimCluster) -> Starlette:
             methods=["GET", "PUT", "DELETE"],
         ),
         Route("/requests", _handled(requests), methods=["GET"]),
+        Route("/compact", _handled(compact), methods=["POST"]),
     ]
     return Starlette(routes=routes)
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from runway.deploy.environment_objects import EnvironmentSpec
 from runway.deploy.environments import prepare_environment
 from runway.deploy.readiness import (
     Failed,
+    PullErrors,
     Ready,
     StepFailed,
     Waiting,
@@ -233,6 +236,16 @@ def test_other_kinds_are_not_waited_for() -> None:
     assert label_selector({"b": "2", "a": "1"}) == "a=1,b=2"
 
 
+def test_err_image_pull_persists_only_after_its_grace_without_a_break() -> None:
+    pulls = PullErrors(3.0)
+    pulls.saw(frozenset({"p/c", "q/c"}), 10.0)
+    assert pulls.persisting(12.9) == frozenset() and pulls.due(12.9) == 13.0
+    pulls.saw(frozenset({"p/c"}), 12.0)  # q/c was pulled after all: forgotten
+    assert pulls.persisting(13.0) == frozenset({"p/c"}) and pulls.due(13.0) is None
+    pulls.saw(frozenset({"q/c"}), 13.5)  # back in ErrImagePull: it starts again
+    assert pulls.persisting(16.4) == frozenset() and pulls.persisting(16.5) == {"q/c"}
+
+
 # -- against the simulated cluster -----------------------------------------------------------
 
 
@@ -272,9 +285,9 @@ def _job(namespace: str, image: str) -> dict[str, Any]:
 
 
 async def _applied(
-    world: World, namespace: str, manifest: dict[str, Any], **quota: str
+    world: World, namespace: str, manifest: dict[str, Any], ready_delay: float = 0.05, **quota: str
 ) -> dict[str, Any]:
-    await world.behave(ready_delay=0.05)
+    await world.behave(ready_delay=ready_delay)
     await prepare_environment(world.cluster, EnvironmentSpec(namespace, "alice", "staging", quota))
     await apply(world.cluster, manifest)
     return manifest
@@ -283,8 +296,71 @@ async def _applied(
 @pytest.mark.anyio
 async def test_an_ordinary_deployment_becomes_ready(world: World, namespace_name: str) -> None:
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1", 2))
-    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    found = await wait_ready(world.cluster, manifest, timeout=10)
     assert "2 of 2" in found.reason
+    assert not _watching()
+
+
+def _watching() -> list[asyncio.Task[Any]]:
+    """The watch tasks of waits still running in this event loop."""
+    return [
+        t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "_follow"
+    ]
+
+
+async def _watches_opened(world: World, since: int, namespace: str) -> list[dict[str, Any]]:
+    found, _ = await world.requests_since(since)
+    return [
+        r
+        for r in found
+        if f"/namespaces/{namespace}/" in r["path"]
+        and urllib.parse.parse_qs(r["query"]).get("watch") == ["true"]
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_rollout_of_seconds_is_waited_for_with_a_handful_of_requests(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    manifest = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1", 2), ready_delay=3.0
+    )
+    _, since = await world.requests_since(0)
+    began = time.monotonic()
+    found = await wait_ready(world.cluster, manifest, timeout=30)
+    took = time.monotonic() - began
+    assert "2 of 2" in found.reason and took >= 2.0  # it did wait for the rollout
+    requests, _ = await world.requests_since(since)
+    mine = [r for r in requests if f"/namespaces/{namespace_name}/" in r["path"]]
+    # One list and one watch each of the Deployment, its ReplicaSets and its pods; polling
+    # every half second would have made three GETs per look, 12 or more in these seconds.
+    watches = await _watches_opened(world, since, namespace_name)
+    assert len(watches) == 3 and len(mine) <= 8, [(r["path"], r["query"]) for r in mine]
+    assert all(r["method"] == "GET" for r in mine)
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_wait_stops_it_at_once_and_closes_its_watches(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    manifest = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1"), ready_delay=60.0
+    )
+    _, since = await world.requests_since(0)
+    waiting = asyncio.create_task(wait_ready(world.cluster, manifest, timeout=60))
+    for _ in range(200):
+        if len(await _watches_opened(world, since, namespace_name)) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert len(_watching()) == 3 and not waiting.done()
+    began = time.monotonic()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert time.monotonic() - began < 2.0
+    assert not _watching()
 
 
 @pytest.mark.anyio
@@ -294,21 +370,35 @@ async def test_an_image_that_cannot_be_pulled_fails_within_seconds(
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:pullfail"))
     began = time.monotonic()
     with pytest.raises(StepFailed, match=r"ErrImagePull|ImagePullBackOff"):
-        await wait_ready(world.cluster, manifest, timeout=10, poll=0.1)
-    assert time.monotonic() - began < 3
+        await wait_ready(world.cluster, manifest, timeout=10)
+    assert time.monotonic() - began < 5
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("grace", "reason"), [(0.3, r"\(ErrImagePull\)"), (30.0, r"\(ImagePullBackOff\)")]
+)
+async def test_err_image_pull_fails_when_it_persists_even_without_an_event(
+    world: World, namespace_name: str, grace: float, reason: str
+) -> None:
+    # The simulator shows ErrImagePull for a second, then ImagePullBackOff: within that second
+    # no event comes, so only the timer can see that a short grace has passed.
+    manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:pullfail"))
+    with pytest.raises(StepFailed, match=reason):
+        await wait_ready(world.cluster, manifest, timeout=10, pull_grace=grace)
 
 
 @pytest.mark.anyio
 async def test_a_crash_loop_fails_with_its_reason(world: World, namespace_name: str) -> None:
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:crash"))
     with pytest.raises(StepFailed, match=r"CrashLoopBackOff.*exit code 1"):
-        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+        await wait_ready(world.cluster, manifest, timeout=10)
 
 
 @pytest.mark.anyio
 async def test_a_job_completes(world: World, namespace_name: str) -> None:
     manifest = await _applied(world, namespace_name, _job(namespace_name, "migrate:1"))
-    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    found = await wait_ready(world.cluster, manifest, timeout=10)
     assert "completed" in found.reason
 
 
@@ -316,7 +406,7 @@ async def test_a_job_completes(world: World, namespace_name: str) -> None:
 async def test_a_job_that_exits_1_fails(world: World, namespace_name: str) -> None:
     manifest = await _applied(world, namespace_name, _job(namespace_name, "migrate:fail"))
     with pytest.raises(StepFailed, match=r"failed.*exited with code 1"):
-        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+        await wait_ready(world.cluster, manifest, timeout=10)
 
 
 @pytest.mark.anyio
@@ -326,7 +416,7 @@ async def test_a_missing_secret_fails_naming_the_config_error(
     env = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "pw"}}}]
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1", env=env))
     with pytest.raises(StepFailed, match=r'CreateContainerConfigError.*secret "absent" not found'):
-        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+        await wait_ready(world.cluster, manifest, timeout=10)
 
 
 @pytest.mark.anyio
@@ -337,7 +427,7 @@ async def test_a_deployment_over_quota_fails_naming_the_quota(
         world, namespace_name, _deployment(namespace_name, "web:1", 3), pods="1"
     )
     with pytest.raises(StepFailed, match=r"exceeded quota.*pods"):
-        await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+        await wait_ready(world.cluster, manifest, timeout=10)
 
 
 @pytest.mark.anyio
@@ -346,7 +436,7 @@ async def test_a_slow_image_past_the_timeout_fails_with_the_last_state(
 ) -> None:
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:slow"))
     with pytest.raises(StepFailed, match=r"not ready after 0.5 s: .*0 of 1"):
-        await wait_ready(world.cluster, manifest, timeout=0.5, poll=0.05)
+        await wait_ready(world.cluster, manifest, timeout=0.5)
 
 
 @pytest.mark.anyio
@@ -364,7 +454,7 @@ async def test_a_cluster_failing_for_a_moment_is_retried_until_ready(
     _, since = await world.requests_since(0)
     await world.inject(kind="status", status=500, count=2, path=pods, method="GET")
     await world.inject(kind="drop", count=1, path=pods)
-    found = await wait_ready(world.cluster, manifest, timeout=10, poll=0.05)
+    found = await wait_ready(world.cluster, manifest, timeout=10)
     assert "1 of 1" in found.reason
     requests, _ = await world.requests_since(since)
     statuses = [r["status"] for r in requests if r["path"] == pods]
@@ -376,4 +466,4 @@ async def test_a_workload_that_was_never_applied_fails(world: World, namespace_n
     world.require_sim()
     await prepare_environment(world.cluster, EnvironmentSpec(namespace_name, "alice", "staging"))
     with pytest.raises(StepFailed, match="does not exist"):
-        await wait_ready(world.cluster, _deployment(namespace_name, "web:1"), timeout=5, poll=0.05)
+        await wait_ready(world.cluster, _deployment(namespace_name, "web:1"), timeout=5)

@@ -1,0 +1,172 @@
+"""List-then-watch: the objects of one collection, kept current by a watch that survives drops.
+
+`watch_objects` does what client-go's reflector and kopf's watcher do, in small: it lists the
+collection (GET), yields its objects by name, then watches from the list's resourceVersion
+(`watch=true`, `allowWatchBookmarks=true`, `timeoutSeconds`), applies every ADDED, MODIFIED and
+DELETED event and yields the new snapshot. A BOOKMARK only moves the resourceVersion.
+
+When the server ends the watch (its `timeoutSeconds`) the watch is opened again at once from the
+last resourceVersion seen; when the connection drops or the cluster fails for a moment (a
+TemporaryError) it is opened again from there after a short, growing back-off. Either way no
+event is lost: the server replays what happened since that resourceVersion. When the server no
+longer has that history (an `ERROR` event with code 410 `Expired`, or a 410 answer to the watch
+request: FACTS.md, Watches) the collection is listed again, which yields its current state; any
+other `ERROR` event lists again too, after the back-off. It gives up only on a PermanentError
+(raised to the caller) or when the caller stops iterating.
+
+Objects are keyed by `metadata.name`: watch one namespace's collection or a cluster-scoped one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from runway.deploy.connection import Cluster
+from runway.deploy.errors import Gone, TemporaryError
+
+Snapshot = dict[str, dict[str, Any]]
+"""The objects of a collection by name, as last seen."""
+
+WATCH_TIMEOUT = 300
+"""Seconds the server keeps one watch open (`timeoutSeconds`) before the watcher opens another.
+A dead connection that sends nothing goes unnoticed for at most this plus `_READ_MARGIN`."""
+
+_READ_MARGIN = 30.0
+"""Seconds of silence past `timeoutSeconds` after which the connection counts as dropped."""
+
+_SHORT_WATCH = 1.0
+"""A watch that ends by itself sooner than this, without an event, counts as a failure (backed
+off), so that a server that ends every watch at once is not asked again in a tight loop."""
+
+class _Relist(TemporaryError):
+    """An `ERROR` event: the watch cannot continue from its resourceVersion, list again
+    (at once when `expired`, the 410 of a compacted history; else after the back-off)."""
+
+    def __init__(self, message: str, *, expired: bool) -> None:
+        super().__init__(message, 0.0)
+        self.expired = expired
+
+
+async def watch_objects(
+    cluster: Cluster,
+    path: str,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    timeout_seconds: int = WATCH_TIMEOUT,
+    backoff: float = 0.2,
+    max_backoff: float = 5.0,
+    on_error: Callable[[TemporaryError], None] | None = None,
+) -> AsyncGenerator[Snapshot, None]:
+    """The objects of the collection at `path` (e.g. `/api/v1/namespaces/n/pods`) that the
+    selectors match, by name: first as listed, then again after every change.
+
+    Each snapshot is a new dict (the objects themselves are shared: do not change them).
+    TemporaryErrors are retried for ever, after `backoff` seconds doubling up to `max_backoff`
+    (or the error's own delay, such as a Retry-After, if longer); `on_error` hears each one
+    first, so a caller can tell why nothing comes. A PermanentError ends the iteration.
+
+    The watch's connection closes when the iteration ends: iterate inside
+    `contextlib.aclosing(...)` when you may stop early, so that happens at once."""
+    selectors: list[tuple[str, str]] = []
+    if label_selector:
+        selectors.append(("labelSelector", label_selector))
+    if field_selector:
+        selectors.append(("fieldSelector", field_selector))
+    loop = asyncio.get_running_loop()
+    objects: Snapshot = {}
+    version: str | None = None  # None: list (again) before watching
+    failures = 0
+    while True:
+        delay = 0.0
+        try:
+            if version is None:
+                listed = await cluster.request("GET", path, query=selectors)
+                objects = {_name(item): item for item in listed.get("items") or []}
+                version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
+                yield dict(objects)
+            query = [
+                *selectors,
+                ("watch", "true"),
+                ("allowWatchBookmarks", "true"),
+                ("resourceVersion", version),
+                ("timeoutSeconds", str(timeout_seconds)),
+            ]
+            opened, events = loop.time(), 0
+            async with cluster.stream(
+                path, query=query, read_timeout=timeout_seconds + _READ_MARGIN
+            ) as lines:
+                async for line in lines:
+                    event = _event(line)
+                    if event is None:
+                        continue
+                    kind, obj = event
+                    version = _version(obj) or version
+                    events += 1
+                    failures = 0
+                    if kind == "BOOKMARK":
+                        continue
+                    if kind == "DELETED":
+                        objects.pop(_name(obj), None)
+                    else:  # ADDED, MODIFIED
+                        objects[_name(obj)] = obj
+                    yield dict(objects)
+            if events or loop.time() - opened >= _SHORT_WATCH:
+                failures = 0  # the server ended a good watch: open the next one at once
+            else:
+                failures += 1
+                delay = _backoff(backoff, max_backoff, failures)
+        except TemporaryError as error:
+            failures += 1
+            expired = isinstance(error, Gone) or (
+                isinstance(error, _Relist) and error.expired
+            )
+            if expired or isinstance(error, _Relist):
+                version = None
+            if expired and failures == 1:
+                delay = 0.0  # the history is gone: list again at once
+            else:
+                if on_error is not None and not expired:
+                    on_error(error)
+                delay = max(error.delay, _backoff(backoff, max_backoff, failures))
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def _event(line: bytes) -> tuple[str, dict[str, Any]] | None:
+    """A watch event's type and object; None for a blank line. `_Relist` for an ERROR event;
+    TemporaryError for a line that is not an event (the watch is opened again)."""
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        raise TemporaryError("the cluster sent a watch event runway cannot read") from None
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        raise TemporaryError("the cluster sent a watch event runway cannot read")
+    kind, obj = str(event.get("type") or ""), event["object"]
+    if kind == "ERROR":
+        message = str(obj.get("message") or "no message")
+        raise _Relist(f"the watch ended with an error: {message}", expired=obj.get("code") == 410)
+    if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+        raise TemporaryError(f"the cluster sent a watch event of unknown type {kind!r}")
+    return kind, obj
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _version(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _backoff(base: float, most: float, failures: int) -> float:
+    """`base` doubling with each failure in a row, at most `most`, with ±20 % jitter so that
+    many watchers do not come back at the same moment."""
+    step: float = base * 2.0 ** max(failures - 1, 0)
+    return min(most, step) * random.uniform(0.8, 1.2)
