@@ -2,13 +2,20 @@
 forced (runway owns what it renders), retried while the cluster is temporarily unwell.
 
 Idempotent: applying the same manifest again changes nothing on the server (the same
-resourceVersion), so resuming a deployment may apply everything again."""
+resourceVersion), so resuming a deployment may apply everything again.
+
+Forcing takes every field from whoever had it, so an app's object is first read and refused
+when it belongs to something else: objects are named `<app>-<service>`, and app `blog` with
+service `web-api` names the same object as app `blog-web` with service `api`. The read and the
+write are two requests: two apps creating the same name at the same moment could both pass the
+read (the second then overwrites); closing that needs the name clash refused where apps are
+created, which this module cannot see."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,6 +24,8 @@ from runway.deploy.errors import PermanentError, TemporaryError
 
 FIELD_MANAGER = "runway"
 APPLY_PATCH = "application/apply-patch+yaml"
+APP_LABEL = "runway.dev/app"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 T = TypeVar("T")
 
@@ -78,29 +87,73 @@ async def retrying(call: Callable[[], Awaitable[T]], retry: Retry = RETRY) -> T:
 def object_path(manifest: dict[str, Any]) -> str:
     """The API path of the object a manifest describes; PermanentError when runway does not
     know its kind or it lacks a name (or, namespaced, a namespace)."""
-    api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
+    api_version, kind = str(manifest.get("apiVersion")), str(manifest.get("kind"))
     metadata = manifest.get("metadata") or {}
     name, namespace = metadata.get("name"), metadata.get("namespace")
-    found = RESOURCES.get((str(api_version), str(kind)))
-    if found is None:
-        raise PermanentError(f"runway does not apply objects of kind {kind} ({api_version})")
+    _, namespaced = _resource(api_version, kind)
     if not name:
         raise PermanentError(f"the {kind} has no metadata.name")
-    resource, namespaced = found
+    if namespaced and not namespace:
+        raise PermanentError(f"the {kind} {name} has no metadata.namespace")
+    return f"{collection_path(api_version, kind, namespace)}/{name}"
+
+
+def collection_path(api_version: str, kind: str, namespace: str | None) -> str:
+    """The API path of the objects of one kind (in `namespace`, when the kind is namespaced);
+    PermanentError when runway does not know the kind."""
+    resource, namespaced = _resource(api_version, kind)
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     if not namespaced:
-        return f"{prefix}/{resource}/{name}"
-    if not namespace:
-        raise PermanentError(f"the {kind} {name} has no metadata.namespace")
-    return f"{prefix}/namespaces/{namespace}/{resource}/{name}"
+        return f"{prefix}/{resource}"
+    return f"{prefix}/namespaces/{namespace}/{resource}"
+
+
+def _resource(api_version: str, kind: str) -> tuple[str, bool]:
+    found = RESOURCES.get((api_version, kind))
+    if found is None:
+        raise PermanentError(f"runway does not apply objects of kind {kind} ({api_version})")
+    return found
+
+
+def owned_by(labels: Mapping[str, Any], app: str) -> bool:
+    """Whether labels say an object is runway's and belongs to `app`."""
+    return labels.get(MANAGED_BY_LABEL) == "runway" and labels.get(APP_LABEL) == app
+
+
+def _refuse_foreign(manifest: dict[str, Any], existing: dict[str, Any], app: str) -> None:
+    """PermanentError, in plain words, when the object already there is not `app`'s."""
+    labels = (existing.get("metadata") or {}).get("labels") or {}
+    if owned_by(labels, app):
+        return
+    kind, name = manifest.get("kind"), manifest["metadata"]["name"]
+    other = labels.get(APP_LABEL)
+    if labels.get(MANAGED_BY_LABEL) == "runway" and other:
+        raise PermanentError(
+            f"the {kind} {name} already belongs to app '{other}' in this environment: app "
+            f"'{app}' would overwrite it (an app's objects are named <app>-<service>, so two "
+            "apps can name the same object); runway leaves it as it is. Rename the app or "
+            "the service so that their names differ."
+        )
+    raise PermanentError(
+        f"the {kind} {name} already exists and was not made by runway for app '{app}': "
+        "runway does not overwrite it; rename the service, or delete that object first"
+    )
 
 
 async def apply(cluster: Cluster, manifest: dict[str, Any], retry: Retry = RETRY) -> dict[str, Any]:
     """Server-side apply one object; the object as the cluster has it afterwards.
 
-    Temporary failures are retried (`retry`); PermanentError (an unknown field, an invalid or
-    immutable value, quota, forbidden) is raised at once, naming the field or limit."""
+    An object labelled with its app (`runway.dev/app`) is read first (one GET): when it
+    exists and is not runway's object of that same app, PermanentError names it and its owner,
+    and nothing is written. Temporary failures are retried (`retry`); PermanentError (an
+    unknown field, an invalid or immutable value, quota, forbidden) is raised at once, naming
+    the field or limit."""
     path = object_path(manifest)
+    app = ((manifest.get("metadata") or {}).get("labels") or {}).get(APP_LABEL)
+    if app:
+        existing = await retrying(lambda: cluster.get(path), retry)
+        if existing is not None:
+            _refuse_foreign(manifest, existing, str(app))
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
 
     async def once() -> dict[str, Any]:

@@ -7,6 +7,7 @@ and some are mistyped (a DELETE's answer is not always the Status they promise).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,9 @@ from runway.deploy.errors import ClusterUnavailable, DeployError, NotFound, tran
 
 SIMULATED = "runway-sim"
 """The cluster and context name of runway's simulated cluster (runway.simcluster)."""
+
+# kubernetes-asyncio logs every answer's body at DEBUG, a Secret's data included: never, here.
+logging.getLogger("kubernetes_asyncio.client.rest").setLevel(logging.INFO)
 
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 REQUEST_TIMEOUT = 30.0

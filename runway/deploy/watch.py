@@ -42,6 +42,7 @@ _SHORT_WATCH = 1.0
 """A watch that ends by itself sooner than this, without an event, counts as a failure (backed
 off), so that a server that ends every watch at once is not asked again in a tight loop."""
 
+
 class _Relist(TemporaryError):
     """An `ERROR` event: the watch cannot continue from its resourceVersion, list again
     (at once when `expired`, the 410 of a compacted history; else after the back-off)."""
@@ -122,9 +123,7 @@ async def watch_objects(
                 delay = _backoff(backoff, max_backoff, failures)
         except TemporaryError as error:
             failures += 1
-            expired = isinstance(error, Gone) or (
-                isinstance(error, _Relist) and error.expired
-            )
+            expired = isinstance(error, Gone) or (isinstance(error, _Relist) and error.expired)
             if expired or isinstance(error, _Relist):
                 version = None
             if expired and failures == 1:

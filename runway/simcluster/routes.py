@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,11 @@ from runway.simcluster.bodies import (
     encode,
     media_type,
     query_bool,
+    query_int,
     too_large,
 )
 from runway.simcluster.catalogue import ResourceType
-from runway.simcluster.controllers.pods import pod_log
+from runway.simcluster.controllers.pods import Container, container_of, follow_log
 from runway.simcluster.decoding import VALIDATIONS
 from runway.simcluster.deletion import delete_options
 from runway.simcluster.errors import (
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from runway.simcluster.cluster import SimCluster
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
+_STOPPING = "runway-sim/stopping"
+"""A store key no object is ever kept under: its subscriptions only learn that the server stops."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ async def handle(cluster: SimCluster, request: Request, parts: list[str]) -> Res
     if sub == "log":
         if method != "GET":
             raise MethodNotAllowed()
-        return _log(cluster, objects.get(rt, scope, name), params.get("container"), params)
+        return _log(cluster, objects.get(rt, scope, name), params)
     if method == "GET":
         return json_response(objects.get(rt, scope, name))
     if method == "PUT":
@@ -225,15 +229,17 @@ async def handle(cluster: SimCluster, request: Request, parts: list[str]) -> Res
     raise MethodNotAllowed()
 
 
-def _log(
-    cluster: SimCluster, pod: Object, container: str | None, params: Mapping[str, str]
-) -> Response:
-    """A container's simulated output (the kubelet controller keeps it; empty when none)."""
+def _log(cluster: SimCluster, pod: Object, params: Mapping[str, str]) -> Response:
+    """A container's simulated output, as `pods/log` serves it: checked as the kubelet checks
+    (a container not started yet is a 400 saying why), `previous`, `tailLines`, and `follow`
+    (streamed until that run of the container stops, its pod goes, or the client leaves).
+    `timestamps`, `sinceSeconds`, `sinceTime` and `limitBytes` are not simulated (ignored)."""
     spec = pod.get("spec") or {}
     names = [
         c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
     ]
     name = pod["metadata"]["name"]
+    container = params.get("container")
     if container is None and len(spec.get("containers") or []) > 1:
         raise BadRequest(
             f"a container name must be specified for pod {name}, choose one of: "
@@ -241,9 +247,82 @@ def _log(
         )
     if container is not None and container not in names:
         raise BadRequest(f"container {container} is not valid for pod {name}")
+    tail = query_int(params, "tailLines")
+    if tail is not None and tail < 0:
+        problem = FieldError(
+            "Invalid", "tailLines", "must be greater than or equal to 0", str(tail)
+        )
+        raise Invalid("", "PodLogOptions", name, [problem])
     chosen = container or str(names[0] if names else "")
-    text = pod_log(cluster, pod, chosen, query_bool(params, "previous"))
-    return PlainTextResponse(text, media_type="text/plain")
+    previous = query_bool(params, "previous")
+    if not _log_readable(pod, chosen, previous):
+        return PlainTextResponse("", media_type="text/plain")  # no node yet: nothing to read
+    found = container_of(cluster, pod, chosen)
+    if found is not None and query_bool(params, "follow") and not previous:
+        return StreamingResponse(_followed(cluster, found, tail), media_type="text/plain")
+    output = [] if found is None else found.previous_logs if previous else found.logs
+    shown = output if tail is None else output[len(output) - min(tail, len(output)) :]
+    return PlainTextResponse("".join(f"{line}\n" for line in shown), media_type="text/plain")
+
+
+async def _followed(
+    cluster: SimCluster, container: Container, tail: int | None
+) -> AsyncIterator[bytes]:
+    """A followed log's body, ended when the server stops as watches are (`close_all` closes
+    every subscription, this one's too: nothing is ever written under its key)."""
+    stopping = cluster.store.subscribe(_STOPPING)
+    closed = asyncio.ensure_future(stopping.queue.get())
+    closed.add_done_callback(lambda _: container.wake())
+    try:
+        async for chunk in follow_log(container, tail, lambda: stopping.closed):
+            yield chunk.encode()
+    finally:
+        closed.cancel()
+        cluster.store.unsubscribe(stopping)
+
+
+def _log_readable(pod: Object, container: str, previous: bool) -> bool:
+    """Whether a container has a log to read, as the kubelet decides from the pod's status;
+    False for a pod not scheduled yet (a real server answers an empty 200 then). A container
+    that has not started is refused with the kubelet's words (a 400): `container "web" in pod
+    "p" is waiting to start: ContainerCreating`."""
+    status = pod.get("status") or {}
+    scheduled = any(
+        c.get("type") == "PodScheduled" and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+    entries = [
+        *(status.get("containerStatuses") or ()),
+        *(status.get("initContainerStatuses") or ()),
+    ]
+    entry = next((e for e in entries if e.get("name") == container), None)
+    pod_name = pod["metadata"]["name"]
+    where = f'container "{container}" in pod "{pod_name}"'
+    if entry is None:
+        if not scheduled:
+            return False
+        raise BadRequest(f"{where} is not available")
+    state, last = entry.get("state") or {}, (entry.get("lastState") or {}).get("terminated")
+    if previous:
+        if not last or not last.get("containerID"):
+            raise BadRequest(
+                f'previous terminated container "{container}" in pod "{pod_name}" not found'
+            )
+        return True
+    if "running" in state or (state.get("terminated") or {}).get("containerID"):
+        return True
+    if (last or {}).get("containerID"):
+        return True
+    if "terminated" in state:
+        raise BadRequest(f"{where} is terminated")
+    reason = str((state.get("waiting") or {}).get("reason") or "")
+    if reason == "ErrImagePull":
+        raise BadRequest(f"{where} is waiting to start: image can't be pulled")
+    if reason == "ImagePullBackOff":
+        raise BadRequest(f"{where} is waiting to start: trying and failing to pull image")
+    if reason:
+        raise BadRequest(f"{where} is waiting to start: {reason}")
+    raise BadRequest(f"{where} is waiting to start - no logs yet")
 
 
 def status_response(body: Object) -> Response:

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from runway.deploy import Target, render_step
 from runway.deploy.apply import Retry, apply, object_path
 from runway.deploy.environment_objects import EnvironmentSpec
 from runway.deploy.environments import prepare_environment
 from runway.deploy.errors import PermanentError, TemporaryError
+from runway.planner import plan_source
 from tests.deploy.conftest import World
 
 pytestmark = pytest.mark.anyio
@@ -187,3 +189,106 @@ def test_an_unknown_kind_or_a_missing_namespace_is_refused() -> None:
     unplaced = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     with pytest.raises(PermanentError, match=r"ConfigMap c has no metadata\.namespace"):
         object_path(unplaced)
+
+
+# -- the ownership guard: app `blog` service `web-api` and app `blog-web` service `api` are both
+# named `blog-web-api` -----------------------------------------------------------------------
+
+
+def _rendered(app: str, service: str, namespace: str, image: str = "web:1") -> list[dict[str, Any]]:
+    config = (
+        f"runway: 1\napp: {app}\nservices:\n  {service}:\n    image: {image}\n    ports: [80]\n"
+    )
+    plan = plan_source(config.encode())
+    return render_step(plan, service, Target(namespace, "staging", 1))
+
+
+async def test_another_apps_object_of_the_same_name_is_refused_and_left_as_it_is(
+    world: World, namespace_name: str
+) -> None:
+    await _environment(world, namespace_name)
+    for manifest in _rendered("blog", "web-api", namespace_name):
+        await apply(world.cluster, manifest)
+    path = f"/apis/apps/v1/namespaces/{namespace_name}/deployments/blog-web-api"
+    before = await world.cluster.get(path)
+    assert before is not None
+
+    deployment, _service = _rendered("blog-web", "api", namespace_name, image="api:1")
+    assert deployment["metadata"]["name"] == "blog-web-api"
+    started = time.monotonic()
+    with pytest.raises(PermanentError) as refused:
+        await apply(world.cluster, deployment, SLOW)
+
+    assert time.monotonic() - started < 4, "a refusal was retried"
+    assert str(refused.value).startswith(
+        "the Deployment blog-web-api already belongs to app 'blog' in this environment: "
+        "app 'blog-web' would overwrite it"
+    )
+    after = await world.cluster.get(path)
+    assert after is not None
+    # Untouched (its controller may have written its status meanwhile: that is all).
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert after["metadata"]["labels"] == before["metadata"]["labels"]
+    assert after["metadata"]["labels"]["runway.dev/app"] == "blog"
+    assert after["spec"] == before["spec"]
+    assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+
+
+async def test_an_object_runway_did_not_make_is_not_overwritten(
+    world: World, namespace_name: str
+) -> None:
+    await _environment(world, namespace_name)
+    theirs = _config_map(namespace_name)
+    theirs["metadata"]["name"] = "blog-web"
+    await apply(world.cluster, theirs)  # no runway.dev/app label: no guard, as before
+    ours = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "blog-web",
+            "namespace": namespace_name,
+            "labels": {"app.kubernetes.io/managed-by": "runway", "runway.dev/app": "blog"},
+        },
+        "data": {"greeting": "overwritten"},
+    }
+
+    with pytest.raises(
+        PermanentError,
+        match="the ConfigMap blog-web already exists and was not made by runway for app 'blog'",
+    ):
+        await apply(world.cluster, ours, SLOW)
+
+    found = await world.cluster.get(f"/api/v1/namespaces/{namespace_name}/configmaps/blog-web")
+    assert found is not None
+    assert found["data"] == {"greeting": "hello"}
+    assert found["metadata"]["labels"] == {"app": "blog"}
+
+
+async def test_the_guard_costs_one_get_and_lets_the_apps_own_objects_through(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    _, service = _rendered("blog", "web", namespace_name)
+    path = f"/api/v1/namespaces/{namespace_name}/services/blog-web"
+    _, since = await world.requests_since(0)
+
+    first = await apply(world.cluster, service)
+    again = await apply(world.cluster, service)
+
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    requests, _ = await world.requests_since(since)
+    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
+    assert seen == [("GET", 404), ("PATCH", 201), ("GET", 200), ("PATCH", 200)]
+
+
+async def test_the_guards_read_is_retried_like_the_apply(world: World, namespace_name: str) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    deployment, _ = _rendered("blog", "web", namespace_name)
+    path = f"/apis/apps/v1/namespaces/{namespace_name}/deployments/blog-web"
+    await world.inject(kind="status", status=503, count=1, path=path, method="GET")
+
+    applied = await apply(world.cluster, deployment, QUICK)
+
+    assert applied["metadata"]["labels"]["runway.dev/app"] == "blog"

@@ -11,7 +11,9 @@ run: readiness is the delay. Status writes go through the status subresource as 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +56,21 @@ class Container:
     ready: bool = False
     started: bool = False
     logs: list[str] = field(default_factory=list)
+    """The current (or last) run's output; each run has a list of its own."""
     previous_logs: list[str] = field(default_factory=list)
     pulls: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
+    followers: set[asyncio.Event] = field(default_factory=set)  # set on output, state changes
+    gone: bool = False  # its pod was deleted: the container was stopped
+
+    def say(self, line: str) -> None:
+        """The container writes one line of output."""
+        self.logs.append(line)
+        self.wake()
+
+    def wake(self) -> None:
+        for follower in self.followers:
+            follower.set()
 
 
 @dataclass
@@ -81,7 +95,7 @@ class Kubelet(Controller):
     def __init__(self, cluster: SimCluster) -> None:
         super().__init__(cluster)
         self.pods: dict[str, Running] = {}
-        self.logs: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
+        self.logs: dict[str, dict[str, Container]] = {}  # by pod uid, until the pod is deleted
         self._next_ip = 0
         self.rt = cluster.catalogue.by_key(PODS)
 
@@ -92,7 +106,9 @@ class Kubelet(Controller):
         uid = meta["uid"]
         if change.type == "DELETED":
             self.pods.pop(uid, None)
-            self.logs.pop(uid, None)
+            for container in self.logs.pop(uid, {}).values():
+                container.gone = True
+                container.wake()
             return
         if uid in self.pods or change.type != "ADDED":
             return
@@ -139,7 +155,7 @@ class Kubelet(Controller):
             containers,
         )
         self.pods[running.uid] = running
-        self.logs[running.uid] = {c.name: (c.logs, c.previous_logs) for c in containers}
+        self.logs[running.uid] = {c.name: c for c in containers}
         for container in containers:
             if container.kind == "invalid":
                 container.state = {
@@ -307,11 +323,11 @@ class Kubelet(Controller):
         container.started = True
         container.state = {"running": {"startedAt": now}}
         if fails:
-            container.logs.append(f"simulated crash of {container.image}: exiting with code 1")
+            container.say(f"simulated crash of {container.image}: exiting with code 1")
             self._terminate(pod, container, 1, now)
             return
         if pod.restart != "Always":
-            container.logs.append(f"simulated run of {container.image} completed")
+            container.say(f"simulated run of {container.image} completed")
             self._terminate(pod, container, 0, now)
             return
         container.ready = True
@@ -346,7 +362,7 @@ class Kubelet(Controller):
             return
         container.restarts += 1
         container.last = {"terminated": terminated}
-        container.previous_logs[:] = container.logs
+        container.previous_logs = container.logs
         backoff = min(CRASH_BACKOFF * 2 ** (container.restarts - 1), CRASH_BACKOFF_CAP)
         container.state = {
             "waiting": {
@@ -360,7 +376,7 @@ class Kubelet(Controller):
 
     def _restart(self, pod: Running, container: Container) -> None:
         # A new run: the current log is its own (the last run's stays readable as `previous`).
-        container.logs.clear()
+        container.logs = []
         self._run(pod, container)  # the same image does the same again
 
     # -- status --------------------------------------------------------------------------------
@@ -444,21 +460,41 @@ class Kubelet(Controller):
             "qosClass": previous.get("qosClass", "BestEffort"),
         }
         write_status(self.cluster, self.rt, live, status, MANAGER)
-
-    # -- logs ----------------------------------------------------------------------------------
-
-    def log_of(self, uid: str, container: str, previous: bool = False) -> str:
-        current, before = self.logs.get(uid, {}).get(container, ([], []))
-        lines = before if previous else current
-        return "".join(f"{line}\n" for line in lines)
+        for c in containers:
+            c.wake()
 
 
-def pod_log(cluster: SimCluster, pod: Object, container: str, previous: bool = False) -> str:
-    """What `pods/log` shows of one container: its simulated output (empty when it has none)."""
+# -- logs --------------------------------------------------------------------------------------
+
+
+def container_of(cluster: SimCluster, pod: Object, name: str) -> Container | None:
+    """The kubelet's record of one container of a pod (its output), None when it has none."""
     for controller in cluster.controllers.running:
         if isinstance(controller, Kubelet):
-            return controller.log_of(pod["metadata"]["uid"], container, previous)
-    return ""
+            return controller.logs.get(pod["metadata"]["uid"], {}).get(name)
+    return None
+
+
+async def follow_log(
+    container: Container, tail: int | None, stopped: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """`follow=true`: the run's output (its last `tail` lines), then what it writes as it writes
+    it, until the run stops, its pod goes, or `stopped()` when woken; or until the client leaves."""
+    lines, wake = container.logs, asyncio.Event()
+    sent = 0 if tail is None else max(0, len(lines) - tail)
+    container.followers.add(wake)
+    try:
+        while not stopped():
+            wake.clear()  # before looking: a line written meanwhile sets it again
+            if sent < len(lines):
+                chunk, sent = lines[sent:], len(lines)
+                yield "".join(f"{line}\n" for line in chunk)
+            elif container.gone or container.logs is not lines or "running" not in container.state:
+                return
+            else:
+                await wake.wait()
+    finally:
+        container.followers.discard(wake)
 
 
 CONTROLLERS.append(Kubelet)
