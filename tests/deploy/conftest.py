@@ -1,9 +1,11 @@
 """Worlds for the Kubernetes layer's tests: a cluster runway is connected to, and a namespace name
 of the test's own (deleted afterwards).
 
-The cluster is the simulated one, served in-process over HTTP with its test-only admin API (to
-inject faults); or, when RUNWAY_TEST_KUBECONFIG names a kubeconfig, also that real cluster. Tests
-that need the simulator's admin API skip on a real cluster, saying so.
+The cluster is the simulated one in its own process (`runway sim-cluster --admin`, started once
+per test session and shared: each test works in namespaces of its own), with its test-only admin
+API to steer it; or, when RUNWAY_TEST_KUBECONFIG names a kubeconfig, also that real cluster.
+Tests that need the simulator's admin API skip on a real cluster, saying so. What a test changes
+through the admin API (behaviour, faults) is put back after it, so nothing leaks into the next.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from runway.deploy.connection import Cluster, connect
 from runway.deploy.errors import DeployError
-from runway.simcluster import SimCluster
 
 REAL = os.environ.get("RUNWAY_TEST_KUBECONFIG")
+START_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -32,21 +38,67 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@dataclass(frozen=True)
+class SimProcess:
+    """A simulated cluster serving in a process of its own: its API and admin API (`/_sim`)
+    at `url`, the kubeconfig that points at it, and its process id (to read its CPU time)."""
+
+    url: str
+    kubeconfig: Path
+    pid: int
+    log: Path
+
+
+def start_simulator(directory: Path, *extra: str) -> Iterator[SimProcess]:
+    """Run `runway sim-cluster --admin` until the generator is closed; yields it once it serves.
+
+    The kubeconfig it writes (atomically) says it is up and where: its server is the URL."""
+    kubeconfig = directory / "kubeconfig"
+    log = directory / "sim.log"
+    command = [sys.executable, "-m", "runway", "sim-cluster", "--admin", "--port", "0"]
+    command += ["--kubeconfig", str(kubeconfig), *extra]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not kubeconfig.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the simulated cluster did not start: {log.read_text()}")
+                time.sleep(0.02)
+            document = yaml.safe_load(kubeconfig.read_text())
+            url = str(document["clusters"][0]["cluster"]["server"])
+            yield SimProcess(url, kubeconfig, process.pid, log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """The session's simulated cluster process (started on first use)."""
+    yield from start_simulator(tmp_path_factory.mktemp("simcluster"))
+
+
 @dataclass
 class World:
-    """A connected cluster; `sim` is the simulated cluster behind it (None on a real one)."""
+    """A connected cluster; `sim` is the simulated cluster's process behind it (None on a real
+    one)."""
 
     cluster: Cluster
-    sim: SimCluster | None
+    sim: SimProcess | None
 
-    def require_sim(self) -> SimCluster:
-        """The simulated cluster; skips the test on a real one."""
+    def require_sim(self) -> SimProcess:
+        """The simulated cluster (`.url` is its admin API's base); skips on a real one."""
         if self.sim is None:
             pytest.skip("needs the simulated cluster's admin API (/_sim), not a real cluster")
         return self.sim
 
     def admin(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.require_sim().url)
+        return httpx.AsyncClient(base_url=self.require_sim().url, timeout=30.0)
 
     async def inject(self, **fault: Any) -> None:
         """Inject a fault (runway.simcluster.faults) into the simulated cluster."""
@@ -56,7 +108,7 @@ class World:
 
     async def behave(self, **behaviour: Any) -> None:
         """Change the simulated cluster's behaviour (`ready_delay`, `slow_delay`,
-        `image_delays`: runway.simcluster.admin)."""
+        `image_delays`: runway.simcluster.admin) for this test."""
         async with self.admin() as http:
             answer = await http.put("/_sim/behaviour", json=behaviour)
             assert answer.status_code == 200, answer.text
@@ -78,8 +130,25 @@ class World:
         raise AssertionError(f"{path} never got there: {found}")
 
 
+@contextlib.asynccontextmanager
+async def reset_afterwards(sim: SimProcess) -> AsyncIterator[None]:
+    """Put the simulator's behaviour back as it was, and clear its faults, after the test."""
+    async with httpx.AsyncClient(base_url=sim.url, timeout=30.0) as http:
+        answer = await http.get("/_sim/behaviour")
+        assert answer.status_code == 200, answer.text
+        behaviour = answer.json()
+    try:
+        yield
+    finally:
+        async with httpx.AsyncClient(base_url=sim.url, timeout=30.0) as http:
+            cleared = await http.delete("/_sim/faults")
+            restored = await http.put("/_sim/behaviour", json=behaviour)
+        assert cleared.status_code == 200, cleared.text
+        assert restored.status_code == 200, restored.text
+
+
 @pytest.fixture(params=["sim", "real"])
-async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
     if request.param == "real":
         if not REAL:
             pytest.skip("RUNWAY_TEST_KUBECONFIG does not name a kubeconfig: no real cluster")
@@ -89,14 +158,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         finally:
             await cluster.close()
         return
-    sim = SimCluster(admin=True)
-    await sim.start()
-    try:
-        sim.write_kubeconfig(tmp_path / "kubeconfig")
-        async with await connect(str(tmp_path / "kubeconfig")) as cluster:
-            yield World(cluster, sim)
-    finally:
-        await sim.stop()
+    sim: SimProcess = request.getfixturevalue("sim_process")
+    async with reset_afterwards(sim), await connect(str(sim.kubeconfig)) as cluster:
+        yield World(cluster, sim)
 
 
 @pytest.fixture
