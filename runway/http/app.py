@@ -1,7 +1,9 @@
-"""The Starlette application: routes, error handlers and the store's lifetime."""
+"""The Starlette application: routes, error handlers, and the lifetimes of the store and the
+executor."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,11 +11,28 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from runway.deploy.connection import Cluster
+from runway.deploy.errors import DeployError
+from runway.executor.executor import Executor
+from runway.executor.states import TransitionError
 from runway.http import errors
 from runway.http.context import Context
-from runway.http.routes import accounts, deployments, environments, installation, meta, users
+from runway.http.routes import (
+    accounts,
+    deployments,
+    environments,
+    events,
+    inputs,
+    installation,
+    logs,
+    meta,
+    reveal,
+    runs,
+    users,
+)
 from runway.http.settings import Settings
 from runway.store import Store, StoreError
+
+log = logging.getLogger("runway.http")
 
 
 def create_app(
@@ -25,26 +44,37 @@ def create_app(
 ) -> Starlette:
     """The API. With `store`, the caller owns it (tests, `runway serve`); without, the app opens
     one from `settings.database_url` when it starts and closes it when it stops. `cluster` is
-    where deployments go (owned by the caller), or None with `cluster_problem` saying why."""
+    where deployments go (owned by the caller), or None with `cluster_problem` saying why.
+
+    The app's executor runs the deployments it starts; the lifespan resumes those left running
+    when it starts and stops them (without writing: the next start resumes them) when it stops.
+    Without a lifespan (httpx's ASGI transport), whoever made the app closes
+    `app.state.runway.executor`."""
     routes = [
         *meta.routes,
         *accounts.routes,
         *users.routes,
         *environments.routes,
         *deployments.routes,
+        *runs.routes,
+        *inputs.routes,
+        *events.routes,
+        *logs.routes,
+        *reveal.routes,
         *installation.routes,
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if store is not None:
-            app.state.runway = _context(store)
-            yield
+            async with _running(app.state.runway):
+                yield
             return
         opened = await Store.open(settings.database_url)
-        app.state.runway = _context(opened)
         try:
-            yield
+            app.state.runway = _context(opened)
+            async with _running(app.state.runway):
+                yield
         finally:
             await opened.close()
 
@@ -55,13 +85,36 @@ def create_app(
             errors.ApiError: errors.on_api_error,
             HTTPException: errors.on_http_exception,
             StoreError: errors.on_store_error,
+            TransitionError: errors.on_refusal,
+            DeployError: errors.on_refusal,
             Exception: errors.on_unexpected,
         },
     )
 
     def _context(opened: Store) -> Context:
-        return Context(settings, opened, cluster=cluster, cluster_problem=cluster_problem)
+        executor = Executor(
+            opened, cluster, settings=settings.render, cluster_problem=cluster_problem
+        )
+        return Context(
+            settings, opened, cluster=cluster, cluster_problem=cluster_problem, executor=executor
+        )
 
     if store is not None:  # usable at once, even without a lifespan (httpx's ASGI transport)
         app.state.runway = _context(store)
     return app
+
+
+@asynccontextmanager
+async def _running(ctx: Context) -> AsyncIterator[None]:
+    """The executor from start-up to shutdown: deployments left active are resumed (a database
+    that does not answer then is logged, and the server serves anyway)."""
+    executor = ctx.executor
+    assert executor is not None
+    try:
+        await executor.resume()
+    except StoreError as error:
+        log.error("could not resume the deployments left running: %s", error)
+    try:
+        yield
+    finally:
+        await executor.close()

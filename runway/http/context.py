@@ -1,4 +1,5 @@
-"""What every handler reaches through the request: settings, the store, the clock."""
+"""What every handler reaches through the request: settings, the store, the clock, the
+cluster and the executor."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from runway.auth import InviteSigner
 from runway.deploy.connection import Cluster
+from runway.executor.executor import Executor
 from runway.http.settings import Settings
 from runway.planner import Plan
 from runway.store import Store
@@ -41,6 +43,11 @@ class Context:
     """The Kubernetes cluster deployments go to; None when none was found at start-up."""
     cluster_problem: str | None = None
     """Why there is no cluster, for /healthz and for refusing to start deployments."""
+    executor: Executor | None = None
+    """Runs the deployments this instance starts or resumes (made by create_app)."""
+    prepared: set[int] = field(default_factory=set)
+    """Environments whose namespace this process has made sure of (by id): a secret answer
+    then stores its Secret without preparing the namespace again."""
     hashing: anyio.CapacityLimiter | None = None
     """Password hashing takes 64 MiB and tens of milliseconds a call: a burst of logins must
     queue for a few threads, not take gigabytes."""
@@ -55,4 +62,11 @@ class Context:
 def context(request: Request) -> Context:
     found = request.app.state.runway
     assert isinstance(found, Context)
+    return found
+
+
+def executor(request: Request) -> Executor:
+    """The app's executor (create_app always makes one)."""
+    found = context(request).executor
+    assert found is not None
     return found

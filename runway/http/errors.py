@@ -10,6 +10,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from runway.deploy.errors import (
+    ClusterUnavailable,
+    DeployError,
+    NamespaceNotOurs,
+    TemporaryError,
+)
+from runway.executor.states import DEPLOYMENT, TransitionError
 from runway.http.access import loggable
 from runway.store import (
     DatabaseUnavailable,
@@ -19,8 +26,11 @@ from runway.store import (
     InvalidHost,
     NotFound,
 )
+from runway.store.records import DeploymentStatus
+from runway.store.transitions import ActiveDeployment, StatusChanged
 
 log = logging.getLogger("runway.http")
+_STATUSES = frozenset(status.value for status in DeploymentStatus)
 
 
 class ApiError(Exception):
@@ -63,6 +73,53 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def conflict(message: str, details: Sequence[dict[str, Any]] = ()) -> ApiError:
+    """409: what was asked cannot be done in the current state; the message says why."""
+    return ApiError(409, "conflict", message, details)
+
+
+def cluster_unavailable(message: str) -> ApiError:
+    """503: no cluster is configured, or it does not answer; nothing was changed."""
+    return ApiError(503, "cluster_unavailable", message)
+
+
+def refusal(error: Exception) -> ApiError | None:
+    """The answer for a refusal of the executor, the store's status changes or the cluster,
+    saying why in words a person can act on; None for anything else. Messages of the cluster
+    layer never hold a secret value (runway.deploy scrubs them)."""
+    if isinstance(error, TransitionError):
+        return conflict(str(error), [{"status": str(error.current)}])
+    if isinstance(error, StatusChanged):
+        message = str(error)
+        if error.what.startswith("deployment") and error.current in _STATUSES:
+            onward = sorted(DEPLOYMENT[DeploymentStatus(error.current)])
+            message += f" (it can become {', '.join(onward) or 'nothing: it is final'})"
+        return conflict(message, [{"status": error.current}])
+    if isinstance(error, ActiveDeployment):
+        return conflict(
+            f"{error} (deployment id {error.id}): cancel it or wait until it ends, then start "
+            "this one",
+            [{"active_deployment": {"id": error.id, "number": error.number}}],
+        )
+    if isinstance(error, NamespaceNotOurs):
+        return ApiError(409, "namespace_not_ours", str(error))
+    if isinstance(error, ClusterUnavailable):
+        return cluster_unavailable(str(error))
+    if isinstance(error, TemporaryError):
+        return cluster_unavailable(f"the cluster cannot be used now: {error}")
+    if isinstance(error, DeployError):
+        return ApiError(502, "cluster_error", f"the cluster refused: {error}")
+    return None
+
+
+async def on_refusal(request: Request, exc: Exception) -> Response:
+    """A refusal no handler answered itself (see `refusal`)."""
+    found = refusal(exc)
+    if found is None:
+        return await on_unexpected(request, exc)
+    return await on_api_error(request, found)
+
+
 async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
@@ -100,6 +157,8 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
         return error_response(404, "not_found", f"{exc.what} not found")
     if isinstance(exc, InvalidCursor):
         return error_response(422, "invalid", "cursor is not one this server gave out")
+    if isinstance(exc, StatusChanged | ActiveDeployment):
+        return await on_refusal(request, exc)
     if isinstance(exc, DatabaseUnavailable):
         log.error(
             "database unavailable on %s %s: %s", request.method, loggable(request.url.path), exc

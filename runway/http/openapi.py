@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from runway.config.schema import config_schema
+from runway.http.openapi_parts import (
+    ENV,
+    ID,
+    NAME_PARAM,
+    OWNER,
+    PAGE,
+    json_content,
+    op,
+    path_param,
+)
+from runway.http.openapi_runs import run_paths
 from runway.http.openapi_schemas import (
     NAME,
     PASSWORD,
@@ -15,82 +26,6 @@ from runway.http.openapi_schemas import (
     ref,
     strict_object,
 )
-from runway.store.pages import MAX_ID
-
-
-def _json(schema: Schema) -> Schema:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _answer(description: str, schema: Schema | None = None) -> Schema:
-    return {"description": description, **(_json(schema) if schema else {})}
-
-
-_ERROR = ref("Error")
-
-
-def _op(
-    summary: str,
-    ok: tuple[int, str, Schema | None],
-    *,
-    body: Schema | None = None,
-    errors: tuple[int, ...] = (),
-    auth: bool = True,
-    params: tuple[Schema, ...] = (),
-    notes: dict[int, str] | None = None,
-) -> Schema:
-    """One operation; `notes` add to a refusal's description (e.g. the error codes it uses)."""
-    status, description, schema = ok
-    responses: dict[str, Schema] = {str(status): _answer(description, schema)}
-    refusals = {
-        400: "Malformed request",
-        401: "No valid bearer token" if auth else "Wrong credentials",
-        403: "Refused",
-        404: "Not found (or not yours)",
-        409: "Conflict",
-        413: "Body too large",
-        415: "Wrong content type",
-        422: "Invalid content; details lists every problem",
-        429: "Too many attempts",
-        503: "Not ready",
-    }
-    codes = set(errors) | ({401} if auth else set()) | ({400, 413, 415, 422} if body else set())
-    for code in sorted(codes):
-        note = (notes or {}).get(code)
-        responses[str(code)] = _answer(
-            f"{refusals[code]}. {note}" if note else refusals[code], _ERROR
-        )
-    operation: Schema = {"summary": summary, "responses": responses}
-    if body is not None:
-        operation["requestBody"] = {"required": True, **body}
-    if params:
-        operation["parameters"] = list(params)
-    operation["security"] = [{"bearer": []}] if auth else []
-    return operation
-
-
-def _path_param(name: str, schema: Schema) -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": schema}
-
-
-def _query(name: str, schema: Schema, description: str) -> Schema:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-_PAGE = (
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size (default 50)."),
-    _query("cursor", {"type": "string"}, "next_cursor of the previous page."),
-)
-_OWNER = _query("owner", {"type": "string"}, "Admins: another user's environments.")
-_ENV = _path_param("env", NAME)
-_ID = _path_param("id", {"type": "integer", "minimum": 1, "maximum": MAX_ID})
-_NAME_PARAM = _path_param("name", NAME)
 
 
 def _paths() -> dict[str, dict[str, Schema]]:
@@ -98,10 +33,10 @@ def _paths() -> dict[str, dict[str, Schema]]:
     account = strict_object({"username": NAME, "password": PASSWORD})
     return {
         "/api/v1/setup": {
-            "post": _op(
+            "post": op(
                 "Create the first admin with the one-time setup token",
                 (201, "The admin, logged in", ref("Session")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {
                             "setup_token": TEXT,
@@ -115,20 +50,20 @@ def _paths() -> dict[str, dict[str, Schema]]:
             )
         },
         "/api/v1/sessions": {
-            "post": _op(
+            "post": op(
                 "Log in: a session token",
                 (201, "A token, shown once", ref("Session")),
-                body=_json(credentials),
+                body=json_content(credentials),
                 errors=(401, 429),
                 auth=False,
             )
         },
         "/api/v1/tokens": {
-            "get": _op("The caller's tokens", (200, "Tokens", ref("TokenPage"))),
-            "post": _op(
+            "get": op("The caller's tokens", (200, "Tokens", ref("TokenPage"))),
+            "post": op(
                 "A personal API token",
                 (201, "The token, shown once", ref("NewToken")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {
                             "name": TEXT,
@@ -140,19 +75,19 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ),
         },
         "/api/v1/tokens/{id}": {
-            "delete": _op("Revoke a token", (204, "Revoked", None), errors=(404,), params=(_ID,))
+            "delete": op("Revoke a token", (204, "Revoked", None), errors=(404,), params=(ID,))
         },
         "/api/v1/users": {
-            "get": _op(
+            "get": op(
                 "Admins: every user",
                 (200, "Users", ref("UserPage")),
                 errors=(404, 422),
-                params=_PAGE,
+                params=PAGE,
             ),
-            "post": _op(
+            "post": op(
                 "Admins: create a user",
                 (201, "The user", ref("User")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {**account["properties"], "role": {"enum": ["admin", "member"]}},
                         required=["username", "password"],
@@ -162,20 +97,20 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ),
         },
         "/api/v1/users/me": {
-            "get": _op("The caller", (200, "The caller", ref("User"))),
-            "patch": _op(
+            "get": op("The caller", (200, "The caller", ref("User"))),
+            "patch": op(
                 "Change the caller's password (other sessions end)",
                 (200, "The caller", ref("User")),
-                body=_json(strict_object({"current_password": TEXT, "password": PASSWORD})),
+                body=json_content(strict_object({"current_password": TEXT, "password": PASSWORD})),
                 errors=(403,),
             ),
         },
         "/api/v1/users/me/keys": {
-            "get": _op("The caller's SSH keys", (200, "Keys", ref("KeyPage"))),
-            "post": _op(
+            "get": op("The caller's SSH keys", (200, "Keys", ref("KeyPage"))),
+            "post": op(
                 "Add an SSH public key (for the dashboard over SSH)",
                 (201, "The key", ref("Key")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {
                             "name": TEXT,
@@ -187,13 +122,13 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ),
         },
         "/api/v1/users/me/keys/{id}": {
-            "delete": _op("Remove an SSH key", (204, "Removed", None), errors=(404,), params=(_ID,))
+            "delete": op("Remove an SSH key", (204, "Removed", None), errors=(404,), params=(ID,))
         },
         "/api/v1/users/{name}": {
-            "patch": _op(
+            "patch": op(
                 "Admins: disable, change role, set quota",
                 (200, "The user", ref("User")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {
                             "disabled": {"type": "boolean"},
@@ -204,20 +139,20 @@ def _paths() -> dict[str, dict[str, Schema]]:
                     )
                 ),
                 errors=(404, 409),
-                params=(_NAME_PARAM,),
+                params=(NAME_PARAM,),
             ),
-            "delete": _op(
+            "delete": op(
                 "Admins: delete a user and all they own",
                 (204, "Deleted", None),
                 errors=(404, 409),
-                params=(_NAME_PARAM,),
+                params=(NAME_PARAM,),
             ),
         },
         "/api/v1/invites": {
-            "post": _op(
+            "post": op(
                 "Admins: invite a person (a signed, expiring, single-use link)",
                 (201, "The invite", ref("Invite")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {
                             "role": {"enum": ["admin", "member"]},
@@ -230,66 +165,71 @@ def _paths() -> dict[str, dict[str, Schema]]:
             )
         },
         "/api/v1/invites/{token}": {
-            "post": _op(
+            "post": op(
                 "Accept an invite: create the account",
                 (201, "The new user, logged in", ref("Session")),
-                body=_json(account),
+                body=json_content(account),
                 errors=(404, 409),
                 auth=False,
-                params=(_path_param("token", {"type": "string"}),),
+                params=(path_param("token", {"type": "string"}),),
             )
         },
         "/api/v1/environments": {
-            "get": _op(
+            "get": op(
                 "Environments",
                 (200, "Environments", ref("EnvironmentPage")),
                 errors=(404, 422),
-                params=(*_PAGE, _OWNER),
+                params=(*PAGE, OWNER),
             ),
-            "post": _op(
+            "post": op(
                 "Create an environment",
                 (201, "The environment", ref("Environment")),
-                body=_json(
+                body=json_content(
                     strict_object(
                         {"name": NAME, "on_failure": {"enum": ["manual", "rollback"]}},
                         required=["name"],
                     )
                 ),
                 errors=(404, 409),
-                params=(_OWNER,),
+                params=(OWNER,),
+                notes={
+                    409: "`exists`: the caller has an environment of that name; "
+                    "`namespace_not_ours`: its namespace exists in the cluster but was not "
+                    "made by runway",
+                },
             ),
         },
         "/api/v1/environments/{env}": {
-            "get": _op(
+            "get": op(
                 "An environment with its apps",
                 (200, "The environment", ref("EnvironmentDetail")),
                 errors=(404,),
-                params=(_ENV, _OWNER),
+                params=(ENV, OWNER),
             ),
-            "patch": _op(
+            "patch": op(
                 "Change an environment's settings",
                 (200, "The environment", ref("Environment")),
-                body=_json(
+                body=json_content(
                     strict_object({"on_failure": {"enum": ["manual", "rollback"]}}, required=[])
                 ),
                 errors=(404,),
-                params=(_ENV, _OWNER),
+                params=(ENV, OWNER),
             ),
-            "delete": _op(
+            "delete": op(
                 "Delete an environment",
                 (204, "Deleted", None),
                 errors=(404,),
-                params=(_ENV, _OWNER),
+                params=(ENV, OWNER),
             ),
         },
         "/api/v1/environments/{env}/deployments": {
-            "get": _op(
+            "get": op(
                 "Deployments, newest first",
                 (200, "Deployments", ref("DeploymentPage")),
                 errors=(404, 422),
-                params=(*_PAGE, _ENV, _OWNER),
+                params=(*PAGE, ENV, OWNER),
             ),
-            "post": _op(
+            "post": op(
                 "Send a configuration: plan and store a deployment",
                 (201, "The created deployment", ref("Deployment")),
                 body={
@@ -299,7 +239,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                     }
                 },
                 errors=(404, 409),
-                params=(_ENV, _OWNER),
+                params=(ENV, OWNER),
                 notes={
                     409: "`host_taken`: a host the configuration exposes is claimed by another "
                     "app (of any user; the answer names nothing of it)",
@@ -310,39 +250,40 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ),
         },
         "/api/v1/deployments/{id}": {
-            "get": _op(
+            "get": op(
                 "A deployment with its steps and questions",
                 (200, "The deployment", ref("Deployment")),
                 errors=(404,),
-                params=(_ID,),
+                params=(ID,),
             )
         },
+        **run_paths(),
         "/api/v1/settings": {
-            "get": _op(
+            "get": op(
                 "Admins: the installation's settings",
                 (200, "The settings", ref("InstallationSettings")),
                 errors=(404,),
             ),
-            "patch": _op(
+            "patch": op(
                 "Admins: change the installation's settings (what is given)",
                 (200, "The settings", ref("InstallationSettings")),
-                body=_json(strict_object(SETTINGS, required=[])),
+                body=json_content(strict_object(SETTINGS, required=[])),
                 errors=(404,),
             ),
         },
         "/api/v1/openapi.json": {
-            "get": _op("This document", (200, "OpenAPI", {"type": "object"}), auth=False)
+            "get": op("This document", (200, "OpenAPI", {"type": "object"}), auth=False)
         },
         "/api/v1/schema/config": {
-            "get": _op(
+            "get": op(
                 "The JSON Schema of the configuration format",
                 (200, "JSON Schema", {"type": "object"}),
                 auth=False,
             )
         },
-        "/healthz": {"get": _op("Liveness", (200, "Alive", {"type": "object"}), auth=False)},
+        "/healthz": {"get": op("Liveness", (200, "Alive", {"type": "object"}), auth=False)},
         "/readyz": {
-            "get": _op(
+            "get": op(
                 "Readiness: database reachable and migrated",
                 (200, "Ready", {"type": "object"}),
                 errors=(503,),

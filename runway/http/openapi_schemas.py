@@ -163,10 +163,24 @@ SCHEMAS: dict[str, Schema] = {
                                     "name": {"type": "string"},
                                     "kind": {"type": "string"},
                                     "status": {"enum": [*_STEP_STATES, None]},
+                                    "deployment": {
+                                        "type": "integer",
+                                        "description": "The number of the deployment whose "
+                                        "step state this is",
+                                    },
+                                    "urls": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "uri"},
+                                    },
                                 }
                             ),
                         },
                         "latest_deployment": ref("DeploymentSummary"),
+                        "deployments": {
+                            "type": "array",
+                            "items": ref("DeploymentSummary"),
+                            "description": "The app's latest deployments, newest first",
+                        },
                     }
                 ),
             },
@@ -216,6 +230,15 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "InstallationSettings": strict_object(SETTINGS),
+    "RevealedSecret": strict_object(
+        {
+            "input": {"type": "string"},
+            "app": {"type": "string"},
+            "value": {"type": "string"},
+            "secret": {"type": "string", "description": "The Kubernetes Secret holding it"},
+            "deployment": strict_object({"id": {"type": "integer"}, "number": {"type": "integer"}}),
+        }
+    ),
     "UserPage": _page("User"),
     "TokenPage": _page("Token"),
     "KeyPage": _page("Key"),

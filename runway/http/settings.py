@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from runway.auth import LoginLimits, PasswordHasher
 from runway.auth.addresses import Network
+from runway.deploy import RenderSettings
+from runway.deploy.environment_objects import EnvironmentSettings
 
 SETUP_TOKEN_LIFETIME = timedelta(hours=24)
 
@@ -24,6 +26,11 @@ class Settings:
     invite_lifetime: timedelta = timedelta(days=7)
     setup_token_lifetime: timedelta = SETUP_TOKEN_LIFETIME
     max_body: int = 1024 * 1024
+    render: RenderSettings = field(default_factory=RenderSettings)
+    """The installation's ingress class, TLS and storage class: how deployments are rendered,
+    and whether an app's URLs are https."""
+    environments: EnvironmentSettings = field(default_factory=EnvironmentSettings)
+    """What goes into every environment's namespace besides the owner's quota."""
 
     def monitor_url(self, deployment_id: int) -> str:
         return f"{self.public_url.rstrip('/')}/ui/deployments/{deployment_id}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from runway.executor.answers import Resolved
 from runway.planner import Plan
-from runway.store.records import Answer, Deployment, Environment, SshKey, Token, User
+from runway.store.records import Deployment, Environment, SshKey, Token, User
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -72,9 +73,10 @@ def deployment_summary(deployment: Deployment, monitor_url: str) -> dict[str, An
 
 
 def deployment_view(
-    deployment: Deployment, plan: Plan, answers: list[Answer], monitor_url: str
+    deployment: Deployment, plan: Plan, answers: Resolved, monitor_url: str
 ) -> dict[str, Any]:
-    """CONTRACT.md's deployment: steps with their states, and every question with who needs it."""
+    """CONTRACT.md's deployment: steps with their states, and every question with who needs it
+    and where its answer comes from (`answers`: resolved by runway.executor.answers)."""
     stored = {step.name: step for step in deployment.steps}
     steps = []
     for planned in plan.steps:
@@ -93,16 +95,9 @@ def deployment_view(
                 "finished_at": iso(state.finished_at) if state else None,
             }
         )
-    given = {answer.input: answer for answer in answers}
     questions = []
     for name, spec in plan.config.inputs.items():
-        answer = given.get(name)
-        if answer is not None:
-            source, value = answer.source, answer.value
-        elif spec.default is not None:
-            source, value = "default", spec.default
-        else:
-            source, value = None, None
+        source = answers.sources.get(name)
         question: dict[str, Any] = {
             "name": name,
             "prompt": spec.prompt,
@@ -114,10 +109,10 @@ def deployment_view(
             "generate": spec.generate,
             "needed_by": [s.name for s in plan.steps if name in s.needs],
             "answered": source is not None,
-            "source": source,
+            "source": source.value if source is not None else None,
         }
         if not spec.secret:  # a secret's value never leaves the cluster through the API
-            question["value"] = value
+            question["value"] = answers.values.get(name)
         questions.append(question)
     return {
         **deployment_summary(deployment, monitor_url),

@@ -180,7 +180,20 @@ class Migration:
         return [statement.format_map(_TYPES[backend]) for statement in self.statements]
 
 
-MIGRATIONS = (Migration(1, "create every table", tuple(_CREATE_EVERYTHING)),)
+_SECRET_VERSIONS = [
+    """CREATE TABLE secret_versions (
+    environment_id INTEGER NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+    app TEXT NOT NULL,
+    input TEXT NOT NULL,
+    last_version INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, app, input)
+)""",
+]
+
+MIGRATIONS = (
+    Migration(1, "create every table", tuple(_CREATE_EVERYTHING)),
+    Migration(2, "a version counter per secret input", tuple(_SECRET_VERSIONS)),
+)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -12,6 +12,7 @@ from runway.store.environments import Environments
 from runway.store.hosts import HostClaims
 from runway.store.migrations import LATEST, current_version, migrate
 from runway.store.notify import EventHub
+from runway.store.secret_versions import SecretVersions
 from runway.store.transitions import Transitions
 from runway.store.users import Users
 
@@ -32,6 +33,8 @@ class Store:
     hosts: HostClaims
     """Which app holds each Ingress host, and the domains hosts may be under."""
     transitions: Transitions
+    secret_versions: SecretVersions
+    """The version counter of each secret input's Secrets."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -44,6 +47,7 @@ class Store:
         self.deployments = Deployments(db, self.events_hub)
         self.hosts = HostClaims(db)
         self.transitions = Transitions(db, self.events_hub)
+        self.secret_versions = SecretVersions(db)
 
     @classmethod
     async def open(cls, url: str) -> Store:

@@ -244,3 +244,19 @@ host_claims = sa.Table(
     sa.Column("app", sa.Text, nullable=False),
     sa.Index("ix_host_claims_environment_id", "environment_id"),
 )
+
+secret_versions = sa.Table(
+    "secret_versions",
+    metadata,
+    sa.Column(
+        "environment_id",
+        sa.Integer,
+        sa.ForeignKey("environments.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("app", sa.Text, primary_key=True),
+    sa.Column("input", sa.Text, primary_key=True),
+    # The last version handed out for a secret input's Secret `<app>-<input>-<version>`.
+    sa.Column("last_version", sa.Integer, nullable=False),
+)

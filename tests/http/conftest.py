@@ -11,7 +11,9 @@ import asyncpg
 import pytest
 
 from runway.auth import LoginLimits, PasswordHasher
+from runway.deploy.connection import connect
 from runway.http import Settings, create_app
+from runway.simcluster import SimCluster
 from runway.store import Store, sqlite_url
 from tests.http.worlds import PUBLIC_URL, World
 
@@ -67,19 +69,52 @@ async def postgres_url() -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    settings = Settings(
+def _settings(database_url: str) -> Settings:
+    return Settings(
         database_url=database_url,
         public_url=PUBLIC_URL,
         hasher=PasswordHasher.cheap(),
         login_limits=LoginLimits(per_user=3, per_address=5),
     )
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    """A server without a cluster (as `runway serve` is when it finds none)."""
+    settings = _settings(database_url)
     store = await Store.open(database_url)
     world = World(store, settings, create_app(settings, store))
     try:
         yield world
     finally:
-        for client in world.clients:
-            await client.aclose()
+        await world.close()
+        await store.close()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimCluster]:
+    """The simulated cluster in this process, its containers ready at once."""
+    cluster = SimCluster(namespace_delay=0.0)
+    cluster.behaviour.ready_delay = 0.0
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+@pytest.fixture
+async def cluster_world(database_url: str, sim: SimCluster, tmp_path: Any) -> AsyncIterator[World]:
+    """A server whose deployments go to the simulated cluster `world.sim`."""
+    settings = _settings(database_url)
+    kubeconfig = tmp_path / "sim.kubeconfig"
+    sim.write_kubeconfig(kubeconfig)
+    store = await Store.open(database_url)
+    cluster = await connect(str(kubeconfig))
+    world = World(store, settings, create_app(settings, store, cluster=cluster), sim=sim)
+    try:
+        yield world
+    finally:
+        await world.close()
+        await cluster.close()
         await store.close()

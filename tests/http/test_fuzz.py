@@ -145,6 +145,7 @@ class Fuzzer:
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
         case.headers = headers
+        response = None
         try:
             response = case.call()
         except Exception as error:  # Starlette re-raises after answering 500
@@ -152,12 +153,13 @@ class Fuzzer:
         else:
             status, problem = response.status_code, ""
             self.after(case, response)
-            try:
-                case.validate_response(response, checks=[not_a_server_error])
-            except BaseException as error:  # schemathesis raises a group of its findings
-                problem = str(error).splitlines()[0]
+            if not _no_cluster(response):
+                try:
+                    case.validate_response(response, checks=[not_a_server_error])
+                except BaseException as error:  # schemathesis raises a group of its findings
+                    problem = str(error).splitlines()[0]
         self.installation.statuses[(label, status)] += 1
-        if status >= 500 or problem:
+        if (status >= 500 and not _no_cluster(response)) or problem:
             body = "" if isinstance(case.body, NotSet) else f" body={str(case.body)[:200]!r}"
             self.found.append(
                 f"{status} {case.method} {case.formatted_path} query={case.query}{body}: {problem}"
@@ -187,6 +189,17 @@ class Fuzzer:
                 with contextlib.suppress(Unsatisfiable):  # nothing to violate: no parameters
                     test()
         return self.found
+
+
+def _no_cluster(response: Any) -> bool:
+    """The 503 CONTRACT.md promises when no cluster is configured (these installations have
+    none): starting, logs, secret answers. Not a server error."""
+    if response is None or response.status_code != 503:
+        return False
+    try:
+        return bool(response.json()["error"]["code"] == "cluster_unavailable")
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _hypothesis_test(strategy: Any, examples: int, send: Callable[[Any], None]) -> Any:
@@ -226,7 +239,7 @@ def test_no_input_gets_a_server_error(installations: tuple[Installation, Install
     schema = schemathesis.openapi.from_dict(document)
     schema.app = people.app
     member = Fuzzer(people, lambda: member_token[0], after=relogin_if_revoked)
-    found = member.run(schema)
+    found = member.run(schema, include=lambda operation: operation.path not in ENDLESS)
     admin = Fuzzer(people, lambda: people.admin_token)
     found += admin.run(schema, include=lambda operation: operation.path in ADMIN_ONLY)
 
@@ -257,6 +270,10 @@ def test_no_input_gets_a_server_error(installations: tuple[Installation, Install
 
 
 ADMIN_ONLY = {"/api/v1/users", "/api/v1/users/{name}", "/api/v1/invites", "/api/v1/settings"}
+ENDLESS = {"/api/v1/deployments/{id}/events"}
+"""Answers that last while the deployment runs: the member's deployment is never started, so a
+generated request that reaches it would wait for ever. Its odd Last-Event-ID values are tried
+in test_events.py instead."""
 
 
 # What the served document once lacked (runway/http/openapi.py).

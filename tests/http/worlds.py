@@ -25,6 +25,18 @@ class World:
     settings: Settings
     app: Any
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    sim: Any = None
+    """The simulated cluster deployments go to (a runway.simcluster.SimCluster), if any."""
+
+    @property
+    def executor(self) -> Any:
+        return self.app.state.runway.executor
+
+    async def close(self) -> None:
+        """Close the clients, and stop the deployments the app runs (as its lifespan would)."""
+        for client in self.clients:
+            await client.aclose()
+        await self.executor.close()
 
     def client(self, token: str | None = None, **headers: str) -> httpx.AsyncClient:
         if token:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -13,6 +13,7 @@ from starlette.routing import Route
 from runway.config import ConfigError
 from runway.http.context import Context, context
 from runway.http.errors import ApiError, invalid, not_found
+from runway.http.plans import remember, resolved_answers, stored_plan
 from runway.http.requests import (
     JSON_TYPES,
     YAML_TYPES,
@@ -25,8 +26,8 @@ from runway.http.requests import (
 )
 from runway.http.routes.environments import environment
 from runway.http.views import deployment_summary, deployment_view
-from runway.planner import Plan, plan_from_document, plan_source, plan_to_document
-from runway.store import HostNotAllowed, HostTaken, InvalidHost
+from runway.planner import Plan, plan_source, plan_to_document
+from runway.store import HostNotAllowed, HostTaken, InvalidHost, NotFound
 from runway.store.records import Deployment, Environment
 
 
@@ -58,8 +59,8 @@ async def create_deployment(request: Request) -> Response:
         steps=[(step.name, step.kind.value) for step in plan.steps],
         now=ctx.now(),
     )
-    _remember(ctx, deployment.id, plan)
-    view = deployment_view(deployment, plan, [], ctx.settings.monitor_url(deployment.id))
+    remember(ctx, deployment.id, plan)
+    view = await full_view(ctx, deployment, plan)
     return JSONResponse(
         view, status_code=201, headers={"Location": f"/api/v1/deployments/{deployment.id}"}
     )
@@ -128,12 +129,24 @@ async def list_deployments(request: Request) -> Response:
 async def get_deployment(request: Request) -> Response:
     who = await caller(request)
     deployment = await visible_deployment(request, who)
-    ctx = context(request)
-    plan = await stored_plan(ctx, deployment)
-    answers = await ctx.store.deployments.answers(deployment.id)
-    return JSONResponse(
-        deployment_view(deployment, plan, answers, ctx.settings.monitor_url(deployment.id))
-    )
+    return JSONResponse(await full_view(context(request), deployment))
+
+
+async def reread(ctx: Context, deployment: Deployment) -> Deployment:
+    """The deployment as stored now (after a change); NotFound when it is gone meanwhile."""
+    found = await ctx.store.deployments.get(deployment.id)
+    if found is None:
+        raise NotFound(f"deployment {deployment.id}")
+    return found
+
+
+async def full_view(
+    ctx: Context, deployment: Deployment, plan: Plan | None = None
+) -> dict[str, Any]:
+    """CONTRACT.md's deployment object, its questions answered as the executor sees them."""
+    plan = plan or await stored_plan(ctx, deployment)
+    answers = await resolved_answers(ctx, deployment, plan)
+    return deployment_view(deployment, plan, answers, ctx.settings.monitor_url(deployment.id))
 
 
 async def visible_deployment(request: Request, who: Caller) -> Deployment:
@@ -145,27 +158,6 @@ async def visible_deployment(request: Request, who: Caller) -> Deployment:
     if found is None or (found.owner != who.user.name and not who.user.is_admin):
         raise not_found(f"deployment {request.path_params['id']}")
     return found
-
-
-_PLANS_KEPT = 64
-
-
-async def stored_plan(ctx: Context, deployment: Deployment) -> Plan:
-    """The plan as stored (read once per deployment and kept: a plan never changes)."""
-    cache = ctx.plans
-    plan = cache.get(deployment.id)
-    if plan is None:
-        plan = await to_thread.run_sync(plan_from_document, deployment.plan)
-        _remember(ctx, deployment.id, plan)
-    else:
-        cache.move_to_end(deployment.id)
-    return plan
-
-
-def _remember(ctx: Context, deployment_id: int, plan: Plan) -> None:
-    ctx.plans[deployment_id] = plan
-    while len(ctx.plans) > _PLANS_KEPT:
-        ctx.plans.popitem(last=False)
 
 
 routes = [

@@ -1,4 +1,5 @@
-"""Environments: each user's deployment spaces, one namespace each."""
+"""Environments: each user's deployment spaces, one namespace each (made sure of in the
+cluster when the environment is created, when the cluster lets us: runway.http.namespaces)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runway.auth import AuthError, check_environment_name
+from runway.deploy.errors import NamespaceNotOurs
+from runway.http.apps import apps_view
 from runway.http.context import context
 from runway.http.errors import ApiError, not_found
+from runway.http.namespaces import try_namespace
 from runway.http.requests import Caller, Fields, caller, json_body, page, storable
-from runway.http.views import deployment_summary, environment_view
+from runway.http.views import environment_view
 from runway.store import AlreadyExists
 from runway.store.records import Environment, OnFailure, User
 
@@ -69,6 +73,11 @@ async def create_environment(request: Request) -> Response:
         created = await ctx.store.environments.create(user, name, ctx.now())
     except AlreadyExists:
         raise ApiError(409, "exists", f"you already have an environment called '{name}'") from None
+    try:
+        await try_namespace(ctx, created)
+    except NamespaceNotOurs as error:
+        await ctx.store.environments.delete(created.id)
+        raise ApiError(409, "namespace_not_ours", str(error)) from None
     if on_failure is not None and on_failure != created.on_failure.value:
         created = (
             await ctx.store.environments.update(created.id, on_failure=OnFailure(on_failure))
@@ -81,31 +90,11 @@ async def create_environment(request: Request) -> Response:
 
 
 async def get_environment(request: Request) -> Response:
-    """The environment with its apps: each app's services and latest deployment."""
+    """The environment with its apps: each app's services (state, URLs) and latest
+    deployments (runway.http.apps)."""
     who = await caller(request)
     env = await environment(request, who)
-    ctx = context(request)
-    apps = []
-    for latest in await ctx.store.deployments.latest_per_app(env.id):
-        steps = {step.name: step for step in latest.steps}
-        services = [
-            {
-                "name": s["name"],
-                "kind": s["kind"],
-                "status": steps[s["name"]].status.value if s["name"] in steps else None,
-            }
-            for s in latest.plan.get("steps", [])
-        ]
-        apps.append(
-            {
-                "name": latest.app,
-                "services": services,
-                "latest_deployment": deployment_summary(
-                    latest, ctx.settings.monitor_url(latest.id)
-                ),
-            }
-        )
-    return JSONResponse({**environment_view(env), "apps": apps})
+    return JSONResponse({**environment_view(env), "apps": await apps_view(context(request), env)})
 
 
 async def update_environment(request: Request) -> Response:
