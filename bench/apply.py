@@ -1,6 +1,6 @@
 """Running steps at scale: runway's own CPU per step against a simulated cluster in its own process.
 
-    python bench/apply.py [--services 200] [--concurrency 10] [--profile] [--no-env-lookups]
+    python bench/apply.py [--services 200] [--concurrency 10] [--profile]
 
 A configuration of SERVICES services (layers of 20, each depending on up to 3 of the layer
 before; each with a port, an HTTP readiness probe, env and a composed secret env value, so a
@@ -178,16 +178,11 @@ async def deploy_all(cluster: Cluster, plan: Plan, target: Target, concurrency: 
             scheduler.done(task.result())
 
 
-async def main(services: int, concurrency: int, profile: bool, no_env_lookups: bool) -> int:
+async def main(services: int, concurrency: int, profile: bool) -> int:
     plan = plan_source(configuration(services))
     directory = Path(tempfile.mkdtemp(prefix="runway-bench-apply-"))
     with simulator(directory) as sim:
         async with await connect(str(sim.kubeconfig)) as cluster:
-            if no_env_lookups:
-                # What runway would save if runway.deploy.connection made its aiohttp session
-                # with trust_env=False: kubernetes-asyncio's (True) makes every request look
-                # up ~/.netrc and the proxy variables in a worker thread.
-                cluster.api.rest_client.pool_manager._trust_env = False
             namespace = "rw-bench-apply"
             await prepare_environment(cluster, EnvironmentSpec(namespace, "bench", "bench", QUOTA))
             ref: SecretRef = await store_secret_input(
@@ -224,9 +219,7 @@ async def main(services: int, concurrency: int, profile: bool, no_env_lookups: b
 
             rerun = await measured(sim, len(plan.steps), again)
 
-    lookups = "off (experiment)" if no_env_lookups else "on (as runway ships)"
     print(f"{services} services, concurrency {concurrency}, simulator in its own process")
-    print(f"client's netrc/proxy lookups per request: {lookups}")
     print(f"baseline: one bare GET /version costs runway's client {baseline * 1000:.3f} ms CPU")
     print(deploy.row("deploy", baseline))
     print(rerun.row("again", baseline))
@@ -247,11 +240,6 @@ if __name__ == "__main__":
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--profile", action="store_true", help="cProfile the deploy pass")
-    parser.add_argument(
-        "--no-env-lookups",
-        action="store_true",
-        help="experiment: the client's session with trust_env off (no netrc/proxy lookups)",
-    )
     arguments = parser.parse_args()
     raise SystemExit(
         asyncio.run(
@@ -259,7 +247,6 @@ if __name__ == "__main__":
                 arguments.services,
                 arguments.concurrency,
                 arguments.profile,
-                arguments.no_env_lookups,
             )
         )
     )

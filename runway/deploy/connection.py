@@ -43,6 +43,7 @@ class Cluster:
 
     def __init__(self, api: ApiClient, *, source: str, simulated: bool) -> None:
         self.api = api
+        _no_environment_lookups(api)
         self.source = source
         """Where its configuration came from: `in-cluster` or the kubeconfig's path."""
         self.simulated = simulated
@@ -161,6 +162,22 @@ class Cluster:
             return await self.request("GET", path)
         except NotFound:
             return None
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
+
+
+def _no_environment_lookups(api: ApiClient) -> None:
+    """kubernetes-asyncio's aiohttp session trusts the environment: before every request it
+    looks for proxy variables and reads `~/.netrc` in a worker thread, which doubles runway's
+    CPU per request (bench/apply.py). runway's credentials come from the kubeconfig or the
+    service account, never from `.netrc`; so unless a proxy variable is set (then the
+    library's behaviour stays), the session stops looking."""
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
+        return
+    session = getattr(getattr(api, "rest_client", None), "pool_manager", None)
+    if isinstance(session, aiohttp.ClientSession) and hasattr(session, "_trust_env"):
+        session._trust_env = False
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
