@@ -15,20 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from runway.deploy import RenderSettings, Target
+from runway.deploy import RenderError, RenderSettings, Target, render_step
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError
 from runway.deploy.steps import StepError, run_step
 from runway.executor.answers import Resolved, resolve
+from runway.executor.finish import finish, ingress_hosts
 from runway.executor.secrets import read_secret_values
 from runway.executor.states import STEP_FINAL, check_deployment, step_sources
 from runway.planner import Plan, plan_from_document
-from runway.store import Deployment, DeploymentStatus, Environment, StepStatus, Store
+from runway.store import (
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    HostNotAllowed,
+    HostTaken,
+    InvalidHost,
+    StepStatus,
+    Store,
+    StoreError,
+)
 from runway.store.transitions import StepChange
 
 log = logging.getLogger("runway.executor")
@@ -100,10 +111,17 @@ class DeploymentRun:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> DeploymentStatus:
-        """Run to the end; the final status."""
-        failed = [n for n, s in self.status.items() if s is S.FAILED]
+        """Run to the end; the final status. Stopped (cancelled, or the store failing), it
+        stops its steps too and leaves their states as stored, for a resume."""
+        try:
+            return await self._loop()
+        finally:
+            await self._stop_steps()
+
+    async def _loop(self) -> DeploymentStatus:
+        failed = [step for step in self.deployment.steps if step.status is S.FAILED]
         if failed:  # an earlier instance stopped between the step's failure and the end
-            self.failure = (failed[0], "failed before runway restarted")
+            self.failure = (failed[0].name, failed[0].reason or "failed before runway restarted")
         scheduler = self.plan.scheduler(
             done=[n for n, s in self.status.items() if s is S.SUCCEEDED]
         )
@@ -126,8 +144,19 @@ class DeploymentRun:
                 if task.done():
                     del self.running[name]
                     self.waiting_ready.discard(name)
+                    error = None if task.cancelled() else task.exception()
+                    if error is not None:
+                        raise error  # the store failed under a step: the next start resumes
                     if self.status[name] is S.SUCCEEDED:
                         scheduler.done(name)
+
+    async def _stop_steps(self) -> None:
+        """Cancel and await every step task (their states stay as stored)."""
+        tasks = list(self.running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.running.clear()
 
     async def _launch(self, queue: list[str]) -> list[str]:
         """Start the queued steps that have their answers, as slots allow; the rest stay."""
@@ -177,15 +206,8 @@ class DeploymentRun:
                 values = await read_secret_values(
                     self.cluster, self.environment.namespace, self.plan, name, answers
                 )
-                target = Target(
-                    namespace=self.environment.namespace,
-                    environment=self.environment.name,
-                    deployment=self.deployment.number,
-                    answers=answers.values,
-                    secrets=answers.secrets,
-                    secret_values=values,
-                    settings=self.settings,
-                )
+                target = self._target(answers, values)
+                await self._claim_hosts(name, target)
 
                 async def applied() -> None:
                     await self._step(name, S.WAITING_READY)
@@ -210,9 +232,37 @@ class DeploymentRun:
             except StepError as error:
                 self._failed(name, error.reason)
                 await self._step(name, S.FAILED, error.reason)
-            except DeployError as error:  # reading a secret value: the cluster's words
+            except (DeployError, HostTaken, HostNotAllowed, InvalidHost) as error:
+                # Reading a secret value (the cluster's words) or claiming a host.
                 self._failed(name, str(error))
                 await self._step(name, S.FAILED, str(error))
+
+    def _target(self, answers: Resolved, values: Mapping[str, str]) -> Target:
+        return Target(
+            namespace=self.environment.namespace,
+            environment=self.environment.name,
+            deployment=self.deployment.number,
+            answers=answers.values,
+            secrets=answers.secrets,
+            secret_values=values,
+            settings=self.settings,
+        )
+
+    async def _claim_hosts(self, name: str, target: Target) -> None:
+        """Claim the hosts the step's Ingress routes before it is applied (a templated host is
+        known only now; a literal one was claimed when the deployment was created, and claiming
+        it again changes nothing). A step that cannot be rendered claims nothing: run_step
+        reports why."""
+        service = self.plan.config.services.get(name)
+        if service is None or service.expose is None:
+            return
+        try:
+            manifests = render_step(self.plan, name, target)
+        except RenderError:
+            return
+        hosts = ingress_hosts(manifests)
+        if hosts:
+            await self.store.hosts.claim(self.environment.id, self.deployment.app, hosts)
 
     def _failed(self, name: str, reason: str) -> None:
         log.info("deployment %s step %s failed: %s", self.deployment.id, name, reason)
@@ -222,7 +272,23 @@ class DeploymentRun:
     # -- the end -------------------------------------------------------------------------------
 
     async def _succeed(self) -> DeploymentStatus:
-        await self._deployment(D.SUCCEEDED)
+        """Prune what the deployment no longer has, free the hosts it no longer exposes, then
+        `succeeded`. Every step succeeded, so the app runs as asked: a pruning that cannot
+        finish does not fail it, it says so (the objects stay until the next success)."""
+        reason = None
+        try:
+            target = self._target(await self._answers(), {})
+            pruned = await finish(
+                self.store, self.cluster, self.environment, self.deployment, self.plan, target
+            )
+        except (DeployError, RenderError, StoreError) as error:
+            log.warning("deployment %s: pruning did not finish: %s", self.deployment.id, error)
+            reason = f"pruning did not finish ({error}); what it would remove stays for now"
+        else:
+            if pruned.orphaned_volumes:
+                kept = ", ".join(pruned.orphaned_volumes)
+                reason = f"volumes no longer used are kept until you confirm deleting them: {kept}"
+        await self._deployment(D.SUCCEEDED, reason)
         return D.SUCCEEDED
 
     async def _end(self, status: D, unstarted: S, reason: str) -> DeploymentStatus:
