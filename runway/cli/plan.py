@@ -37,7 +37,7 @@ def add_commands(commands: Commands) -> None:
 def run_plan(args: Namespace) -> int:
     name = "<stdin>" if args.file == "-" else args.file
     try:
-        source = _read_capped(args.file)
+        source = read_capped(args.file)
     except OSError as error:
         print(f"runway: cannot read {name}: {error.strerror or error}", file=sys.stderr)
         return 1
@@ -61,7 +61,7 @@ def run_plan(args: Namespace) -> int:
     return 0
 
 
-def _read_capped(file: str) -> bytes:
+def read_capped(file: str) -> bytes:
     """At most one byte past the limit: enough for the loader to refuse it, however large the
     file (or endless the stream) is."""
     if file == "-":

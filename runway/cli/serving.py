@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +47,7 @@ def run_serve(args: Namespace) -> int:
     except ValueError as error:
         return fail(f"--trusted-proxies: {error}")
     try:
-        listening = _listen(args.host, args.port)
+        listening = listen(args.host, args.port)
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     port = listening.getsockname()[1]
@@ -56,14 +56,14 @@ def run_serve(args: Namespace) -> int:
         database_url=database_url(args), public_url=public_url, trusted_proxies=trusted
     )
     try:
-        return asyncio.run(_serve(settings, listening, args.kube, Path(args.data_dir)))
+        return asyncio.run(serve(settings, listening, args.kube, Path(args.data_dir)))
     except StoreError as error:
         return fail(str(error))
     finally:
         listening.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound here so that a port in use is one clear line (uvicorn would
     log a traceback-like message and exit 3). IPPROTO_TCP explicitly: asyncio turns on
     TCP_NODELAY for accepted connections only then."""
@@ -80,11 +80,24 @@ def _listen(host: str, port: int) -> socket.socket:
     return listening
 
 
-async def _serve(settings: Settings, listening: socket.socket, kube: str, data: Path) -> int:
-    store = await Store.open(settings.database_url)
+async def serve(
+    settings: Settings,
+    listening: socket.socket,
+    kube: str,
+    data: Path,
+    *,
+    sim_ready_delay: float | None = None,
+    started: Callable[[], Awaitable[bool]] | None = None,
+) -> int:
+    """Serve on `listening` until SIGINT or SIGTERM; the exit status. `sim_ready_delay` sets
+    the simulated cluster's readiness delay (`--kube sim`); `started` runs once the server
+    accepts connections (`runway demo` fills it then), and when it answers False the server
+    stops and the status is 1. On SQLite the server holds the database file for itself (a
+    second server on it is refused: DatabaseInUse); on Postgres any number may serve."""
+    store = await Store.open(settings.database_url, serving=True)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
-        cluster, problem = await _cluster(kube, data, stack)
+        cluster, problem = await _cluster(kube, data, stack, sim_ready_delay)
         await announce_setup_token(store, settings)
         app = create_app(settings, store, cluster=cluster, cluster_problem=problem)
         config = uvicorn.Config(
@@ -95,20 +108,44 @@ async def _serve(settings: Settings, listening: socket.socket, kube: str, data: 
         )
         server = _Server(config)
         log.info("runway serving %s (database: %s)", settings.public_url, store.backend)
-        await server.serve(sockets=[listening])
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
+        try:
+            kept = started is None or await _after_start(server, serving, started)
+        except BaseException:
+            server.should_exit = True  # the store closes next: the server must be done first
+            await asyncio.wait([serving])
+            raise
+        await serving
         # uvicorn exits on its own when it cannot bind (it says why in the log): exit 1 then,
         # not uvicorn's own status.
-        return 0 if server.started else 1
+        return 0 if server.started and kept else 1
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def _after_start(
+    server: uvicorn.Server, serving: asyncio.Task[None], started: Callable[[], Awaitable[bool]]
+) -> bool:
+    """Once the server accepts connections, `started`'s answer (False stops the server); True
+    when the server stopped before it started (its own status says so)."""
+    while not server.started:
+        if serving.done():
+            return True
+        await asyncio.sleep(0.02)
+    if await started():
+        return True
+    server.should_exit = True
+    return False
+
+
 async def _cluster(
-    kube: str, data: Path, stack: contextlib.AsyncExitStack
+    kube: str, data: Path, stack: contextlib.AsyncExitStack, sim_ready_delay: float | None = None
 ) -> tuple[Cluster | None, str | None]:
     """The cluster deployments go to, or None and why: the server serves without one."""
     mode = kube
     if kube == "sim":
         simulated = SimCluster()
+        if sim_ready_delay is not None:
+            simulated.behaviour.ready_delay = sim_ready_delay
         await simulated.start()
         stack.push_async_callback(simulated.stop)
         data.mkdir(parents=True, exist_ok=True)

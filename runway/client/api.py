@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+from runway.client.sse import Event, MalformedEvent, parse_events
+
+SILENCE = 45.0
+"""Seconds without a byte (the server pings every 15) before an event stream counts as lost."""
+RECONNECTS = 5
+"""Resumptions of an event stream in a row, without an event between them, before giving up."""
+BACKOFF = 0.5
+"""Seconds before the first resumption; doubled each time after (at most 10)."""
 
 
 class ClientError(Exception):
@@ -22,6 +35,11 @@ class ClientError(Exception):
         self.details = details or []
 
 
+def malformed(url: str, what: str) -> ClientError:
+    """The error for an answer that is not what a runway server sends."""
+    return ClientError(0, "malformed", f"{url} gave an unexpected answer to {what}: is it runway?")
+
+
 class Client:
     """An async client of one runway server, optionally with a bearer token."""
 
@@ -35,6 +53,7 @@ class Client:
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
+        self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=headers, transport=transport, timeout=timeout
         )
@@ -79,18 +98,29 @@ class Client:
         except ValueError:
             body = None
         if response.status_code >= 400:
-            found = body.get("error") if isinstance(body, dict) else None
-            if isinstance(found, dict):
-                raise ClientError(
-                    response.status_code,
-                    str(found.get("code", "error")),
-                    str(found.get("message", "")),
-                    found.get("details") or [],
-                )
-            raise ClientError(
-                response.status_code, "error", f"{self.url} answered {response.status_code}"
-            )
+            raise self._refusal(response.status_code, body)
         return body
+
+    def _refusal(self, status: int, body: Any) -> ClientError:
+        """The server's error object as a ClientError (its code, message and details)."""
+        found = body.get("error") if isinstance(body, dict) else None
+        if isinstance(found, dict):
+            details = found.get("details")
+            return ClientError(
+                status,
+                str(found.get("code", "error")),
+                str(found.get("message", "")),
+                [d for d in details if isinstance(d, dict)] if isinstance(details, list) else [],
+            )
+        return ClientError(status, "error", f"{self.url} answered {status}")
+
+    async def _object(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        """A call whose answer must be a JSON object; ClientError `malformed` otherwise (a proxy's
+        page, another service on that port)."""
+        found = await self.request(method, path, **options)
+        if not isinstance(found, dict):
+            raise malformed(self.url, f"{method} {path}")
+        return found
 
     async def login(self, username: str, password: str) -> dict[str, Any]:
         found: dict[str, Any] = await self.request(
@@ -110,10 +140,126 @@ class Client:
     async def create_deployment(
         self, env: str, configuration: bytes, content_type: str
     ) -> dict[str, Any]:
-        found: dict[str, Any] = await self.request(
+        """Plan and store a configuration: the deployment object, `created`; 422 lists every
+        problem of an invalid configuration with its path."""
+        return await self._object(
             "POST",
-            f"/api/v1/environments/{env}/deployments",
+            f"/api/v1/environments/{quote(env, safe='')}/deployments",
             content=configuration,
             content_type=content_type,
         )
-        return found
+
+    async def deployment(self, deployment_id: int) -> dict[str, Any]:
+        """The deployment object (CONTRACT.md, Shapes) with its steps and questions."""
+        return await self._object("GET", f"/api/v1/deployments/{deployment_id}")
+
+    async def start_deployment(self, deployment_id: int) -> dict[str, Any]:
+        """`created` -> `running`; 409 (ClientError) saying why when it cannot."""
+        return await self._object("POST", f"/api/v1/deployments/{deployment_id}/start")
+
+    async def cancel_deployment(self, deployment_id: int) -> dict[str, Any]:
+        """The deployment once `cancelled`; 409 (ClientError) saying why when it cannot."""
+        return await self._object("POST", f"/api/v1/deployments/{deployment_id}/cancel")
+
+    async def answer(self, deployment_id: int, answers: dict[str, Any]) -> dict[str, Any]:
+        """Answers `{NAME: value}` (`{"generate": true}` for a generated secret); 422 lists
+        every answer the server does not take, each at its input's name."""
+        return await self._object(
+            "POST", f"/api/v1/deployments/{deployment_id}/inputs", json=answers
+        )
+
+    async def environments(self) -> list[dict[str, Any]]:
+        """The caller's environments, every page of them."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            path = "/api/v1/environments" + (f"?cursor={quote(cursor)}" if cursor else "")
+            page = await self._object("GET", path)
+            items, cursor = page.get("items"), page.get("next_cursor")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise malformed(self.url, f"GET {path}")
+            found += items
+            if not isinstance(cursor, str) or not cursor:
+                return found
+
+    async def environment(self, name: str) -> dict[str, Any]:
+        """One environment with its apps, their services and latest deployments."""
+        return await self._object("GET", f"/api/v1/environments/{quote(name, safe='')}")
+
+    async def events(self, deployment_id: int, after: int = 0) -> AsyncGenerator[Event, None]:
+        """The deployment's events after `after`, until the stream ends with the deployment
+        final. A dropped connection (or a silent one: the server pings every 15 s) is resumed
+        with `Last-Event-ID`, RECONNECTS times in a row at most."""
+        path = f"/api/v1/deployments/{deployment_id}/events"
+        failures = 0
+        connected = False
+        while True:
+            received = False
+            try:
+                headers = {"Last-Event-ID": str(after)}
+                async with self._stream(path, headers, SILENCE, "text/event-stream") as lines:
+                    connected = True
+                    async for event in parse_events(lines):
+                        received, failures, after = True, 0, event.id
+                        yield event
+            except MalformedEvent as error:
+                raise malformed(self.url, f"GET {path} ({error})") from None
+            except (httpx.TransportError, httpx.DecodingError) as error:
+                failures += 1
+                if not connected:  # nothing to resume: nobody answered in the first place
+                    raise ClientError(
+                        0, "unreachable", f"cannot reach {self.url}: {error}"
+                    ) from None
+                if failures > RECONNECTS:
+                    raise ClientError(
+                        0, "unreachable", f"lost the event stream of {self.url}: {error}"
+                    ) from None
+                await asyncio.sleep(min(BACKOFF * 2 ** (failures - 1), 10.0))
+                continue
+            if not received:
+                # The server closes the stream once the deployment is final and everything was
+                # sent; a close after events may be a proxy's: asking again tells which.
+                return
+
+    async def service_logs(
+        self, env: str, app: str, service: str, *, follow: bool = False
+    ) -> AsyncGenerator[str, None]:
+        """A service's container log lines as the cluster gives them (runway's own notices
+        start with `runway:`); followed while the containers run with `follow`."""
+        names = "/".join(quote(part, safe="") for part in (env, "apps", app, "services", service))
+        path = f"/api/v1/environments/{names}/logs" + ("?follow=1" if follow else "")
+        try:
+            async with self._stream(path, {}, None if follow else self._timeout, "text/") as lines:
+                async for line in lines:
+                    yield line
+        except httpx.TransportError as error:
+            raise ClientError(
+                0, "unreachable", f"cannot read logs from {self.url}: {error}"
+            ) from None
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, path: str, headers: dict[str, str], read_timeout: float | None, media_type: str
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """A GET whose answer (of `media_type`, or one starting so) is read line by line;
+        refusals as ClientError before any line. Transport errors pass through: the caller
+        knows whether to resume."""
+        timeout = httpx.Timeout(self._timeout, read=read_timeout)
+        try:
+            request = self._http.build_request("GET", path, headers=headers, timeout=timeout)
+            response = await self._http.send(request, stream=True)
+        except httpx.InvalidURL as error:
+            raise ClientError(0, "invalid_url", f"{self.url} is not a URL: {error}") from None
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                raise self._refusal(response.status_code, body)
+            if not response.headers.get("content-type", "").startswith(media_type):
+                raise malformed(self.url, f"GET {path}")
+            yield response.aiter_lines()
+        finally:
+            await response.aclose()

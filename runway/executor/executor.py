@@ -1,16 +1,25 @@
 """The executor of one runway instance: starts, cancels and resumes deployments, each run by a
 task of its own (runway.executor.run), with one limit on steps shared by all of them.
 
-The API calls `start`, `cancel` and `answered`; the server calls `resume` when it starts (every
-deployment left running or waiting for input is picked up again from the database) and `close`
-when it stops (runs stop without writing anything: the next start resumes them).
+Several instances share one database (DESIGN.md, Executing): each deployment runs on the
+instance that holds its lease (runway.store.leases). This instance renews its leases every
+`lease_renew` seconds, and a run whose lease could not be renewed stops at once, before it acts on
+the cluster again; every `lease_scan` seconds it takes the leases nobody holds (a crashed
+instance's deployments, which then resume exactly where the database says they were).
+
+The API calls `start`, `cancel` and `answered`; the server calls `resume` when it starts (the
+first scan, then the background loops) and `close` when it stops (runs stop without writing
+anything, and their leases are released so another instance takes them over at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from runway.deploy import RenderSettings
@@ -18,13 +27,20 @@ from runway.deploy.connection import Cluster
 from runway.deploy.errors import ClusterUnavailable
 from runway.executor.run import DeploymentRun, Limits, utcnow
 from runway.executor.states import ACTIVE, check_deployment
-from runway.store import Deployment, DeploymentStatus, NotFound, Store
+from runway.store import Deployment, DeploymentStatus, NotFound, Store, StoreError
+from runway.store.leases import Lease, LeaseLost
 
 log = logging.getLogger("runway.executor")
 
 D = DeploymentStatus
 CANCEL_SETTLE = 60.0
 """Seconds `cancel` waits for running steps to settle before it answers."""
+
+
+def instance_name() -> str:
+    """This process's name among runway's instances: host, process id and a random part (a
+    restarted process never passes for its earlier self)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Executor:
@@ -38,6 +54,7 @@ class Executor:
         limits: Limits | None = None,
         settings: RenderSettings | None = None,
         cluster_problem: str | None = None,
+        instance: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -45,21 +62,27 @@ class Executor:
         self.cluster_problem = cluster_problem
         self.limits = limits or Limits()
         self.settings = settings or RenderSettings()
+        self.instance = instance or instance_name()
         self.clock = clock
         self._slots = asyncio.Semaphore(self.limits.per_instance)
         self._runs: dict[int, DeploymentRun] = {}
         self._tasks: dict[int, asyncio.Task[DeploymentStatus | None]] = {}
+        self._leases: dict[int, Lease] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._closing = False
 
     async def start(self, deployment: Deployment) -> None:
-        """`created` -> `running`, then run it. ClusterUnavailable (nothing changed) when no
-        cluster is configured or it does not answer; the store's ActiveDeployment or
+        """`created` -> `running`, then run it here. ClusterUnavailable (nothing changed) when
+        no cluster is configured or it does not answer; the store's ActiveDeployment or
         StatusChanged when another deployment of the app is active or this one is not
         `created`."""
         cluster = self._cluster()
         await cluster.version()
         check_deployment(deployment.status, D.RUNNING)
         await self.store.transitions.start(deployment.id, now=self.clock())
-        self._spawn(deployment.id)
+        lease = await self.store.leases.take(deployment.id, self.instance, self.limits.lease_ttl)
+        if lease is not None:  # else another instance's scan took it first: it runs there
+            self._spawn(lease)
 
     async def cancel(self, deployment: Deployment) -> None:
         """Cancel: a `created` one at once; a running one stops starting steps, stops its
@@ -71,12 +94,17 @@ class Executor:
                 deployment.id, D.CANCELLED, allowed_from=(D.CREATED,), now=self.clock()
             )
             return
+        if deployment.id not in self._runs:
+            # Active, but no run here: take it if nobody holds it (its instance is gone) and
+            # run it to cancel it, which ends every step properly.
+            lease = (
+                await self.store.leases.take(deployment.id, self.instance, self.limits.lease_ttl)
+                if await self.store.leases.current(deployment.id) is None
+                else None
+            )
+            if lease is not None:
+                self._spawn(lease, cancelled=True)
         run = self._runs.get(deployment.id)
-        if run is None:
-            # Active, but no run here (its instance is gone, or it has not resumed yet): run
-            # it to cancel it, which ends every step properly.
-            self._spawn(deployment.id, cancelled=True)
-            run = self._runs.get(deployment.id)
         if run is not None:
             run.cancel()
         task = self._tasks.get(deployment.id)
@@ -94,16 +122,17 @@ class Executor:
         return deployment_id in self._tasks
 
     async def resume(self) -> int:
-        """Pick up every deployment left running or waiting for input; how many. Without a
-        cluster they stay as they are until one is configured."""
+        """Take the deployments nobody holds (left running or waiting for input by a stopped
+        instance) and run them; how many. Then keep renewing this instance's leases and
+        looking for more in the background until `close`. Without a cluster nothing is taken:
+        they stay as they are for an instance that has one."""
         if self.cluster is None:
             return 0
-        active = await self.store.deployments.active()
-        for deployment in active:
-            self._spawn(deployment.id)
-        if active:
-            log.info("resumed %d deployment(s)", len(active))
-        return len(active)
+        taken = await self._take_free()
+        self._keep_leases()
+        if taken:
+            log.info("took over %d deployment(s)", taken)
+        return taken
 
     async def wait(self, deployment_id: int) -> DeploymentStatus | None:
         """Until this instance's run of the deployment ends; its final status (None when it
@@ -112,11 +141,70 @@ class Executor:
         return None if task is None else await asyncio.shield(task)
 
     async def close(self) -> None:
-        """Stop every run without writing: the next instance to start resumes them."""
+        """Stop taking work, stop every run without writing, and release their leases: another
+        instance takes them over at once and resumes them where the database says."""
+        self._closing = True
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for lease in list(self._leases.values()):
+            try:
+                await self.store.leases.release(lease)
+            except StoreError as error:
+                log.warning("could not release deployment %s: %s", lease.deployment_id, error)
+        self._leases.clear()
+
+    # -- leases ------------------------------------------------------------------------------
+
+    def _keep_leases(self) -> None:
+        """Start the background loops (once): renewing this instance's leases, and taking the
+        ones nobody holds."""
+        if self._loops or self._closing:
+            return
+        self._loops = [
+            asyncio.create_task(self._every(self.limits.lease_renew, self._renew)),
+            asyncio.create_task(self._every(self.limits.lease_scan, self._take_free)),
+        ]
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except StoreError as error:
+                log.warning("executor: %s", error)
+
+    async def _take_free(self) -> int:
+        if self._closing or self.cluster is None:
+            return 0
+        room = self.limits.per_instance - len(self._tasks)
+        if room <= 0:
+            return 0
+        taken = await self.store.leases.take_free(
+            self.instance, self.limits.lease_ttl, room, exclude=list(self._tasks)
+        )
+        for lease in taken:
+            self._spawn(lease)
+        return len(taken)
+
+    async def _renew(self) -> None:
+        """Renew every lease; a run whose lease is lost stops at once, writing nothing."""
+        for deployment_id, lease in list(self._leases.items()):
+            try:
+                kept = await self.store.leases.renew(lease, self.limits.lease_ttl)
+            except StoreError as error:
+                log.warning("could not renew deployment %s: %s", deployment_id, error)
+                continue  # it may still be renewed before it lapses
+            if not kept:
+                log.warning("lost the lease of deployment %s: stopping its run", deployment_id)
+                self._leases.pop(deployment_id, None)
+                task = self._tasks.get(deployment_id)
+                if task is not None:
+                    task.cancel()
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -129,10 +217,13 @@ class Executor:
             )
         return self.cluster
 
-    def _spawn(self, deployment_id: int, *, cancelled: bool = False) -> None:
+    def _spawn(self, lease: Lease, *, cancelled: bool = False) -> None:
+        deployment_id = lease.deployment_id
         if deployment_id in self._tasks:
             return
-        task = asyncio.create_task(self._run(deployment_id, cancelled))
+        self._leases[deployment_id] = lease
+        self._keep_leases()
+        task = asyncio.create_task(self._run(lease, cancelled))
         self._tasks[deployment_id] = task
         task.add_done_callback(lambda _: self._forget(deployment_id, task))
 
@@ -141,10 +232,12 @@ class Executor:
             del self._tasks[deployment_id]
             self._runs.pop(deployment_id, None)
 
-    async def _run(self, deployment_id: int, cancelled: bool) -> DeploymentStatus | None:
+    async def _run(self, lease: Lease, cancelled: bool) -> DeploymentStatus | None:
+        deployment_id = lease.deployment_id
         try:
             deployment = await self.store.deployments.get(deployment_id)
             if deployment is None or deployment.status not in ACTIVE:
+                await self._release(lease)
                 return None
             environment = await self.store.environments.by_id(deployment.environment_id)
             if environment is None:
@@ -157,6 +250,7 @@ class Executor:
                 limits=self.limits,
                 slots=self._slots,
                 settings=self.settings,
+                lease=lease,
                 clock=self.clock,
             )
             self._runs[deployment_id] = run
@@ -164,10 +258,22 @@ class Executor:
                 run.cancel()
             status = await run.run()
             log.info("deployment %s ended %s", deployment_id, status)
+            await self._release(lease)
             return status
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # A bug or the database gone: the deployment stays as stored; a restart resumes it.
-            log.exception("deployment %s stopped", deployment_id)
+        except LeaseLost:
+            log.warning("deployment %s is run by another instance now", deployment_id)
+            self._leases.pop(deployment_id, None)
             return None
+        except Exception:
+            # A bug or the database gone: the deployment stays as stored; when the lease
+            # lapses, an instance (this one too) takes it over and resumes it.
+            log.exception("deployment %s stopped", deployment_id)
+            self._leases.pop(deployment_id, None)  # no longer renewed: it lapses
+            return None
+
+    async def _release(self, lease: Lease) -> None:
+        if self._leases.get(lease.deployment_id) == lease:
+            del self._leases[lease.deployment_id]
+        await self.store.leases.release(lease)

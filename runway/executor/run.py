@@ -40,6 +40,7 @@ from runway.store import (
     Store,
     StoreError,
 )
+from runway.store.leases import Lease
 from runway.store.transitions import StepChange
 
 log = logging.getLogger("runway.executor")
@@ -58,6 +59,17 @@ class Limits:
     """Steps of all deployments of this instance at once."""
     step_timeout: float = 600.0
     """Seconds a step's workload may take to become ready."""
+    lease_ttl: float = 10.0
+    """Seconds a deployment's lease lasts unless renewed: how long a crashed instance's
+    deployments wait before another instance takes them over."""
+    lease_renew: float = 3.0
+    """Seconds between renewals of this instance's leases."""
+    lease_scan: float = 3.0
+    """Seconds between looks for deployments nobody holds (a crashed instance's)."""
+
+
+ANSWERS_RECHECK = 5.0
+"""Seconds between readings of the answers while a step waits for some."""
 
 
 def utcnow() -> datetime:
@@ -77,9 +89,12 @@ class DeploymentRun:
         limits: Limits,
         slots: asyncio.Semaphore,
         settings: RenderSettings,
+        lease: Lease | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.lease = lease
+        """Every write of this run is fenced by it: once lost, nothing more is written."""
         self.cluster = cluster
         self.deployment = deployment
         self.environment = environment
@@ -93,12 +108,17 @@ class DeploymentRun:
         self.cancelling = False
         self.wake = asyncio.Event()
         self.running: dict[str, asyncio.Task[None]] = {}
+        self._resolved: Resolved | None = None
+        """The answers as last read; read again after `answered()` or a while of waiting."""
+        self._reused: Sequence[Any] | None = None
+        """The answers of the app's last successful deployment (fixed for this run)."""
         self.waiting_ready: set[str] = set()
 
     # -- signals from outside (answers, cancel) ------------------------------------------------
 
     def answered(self) -> None:
         """New answers were stored: waiting steps look again."""
+        self._resolved = None
         self.wake.set()
 
     def cancel(self) -> None:
@@ -177,14 +197,21 @@ class DeploymentRun:
         return left
 
     async def _next_change(self) -> None:
-        """Until a step task ends or a signal comes."""
+        """Until a step task ends or a signal comes. While a step waits for answers, the
+        answers are read again every ANSWERS_RECHECK seconds too, in case a signal of answers
+        stored elsewhere was lost."""
+        waiting = any(s is S.WAITING_FOR_INPUT for s in self.status.values())
         waiter = asyncio.create_task(self.wake.wait())
         try:
             await asyncio.wait(
-                [waiter, *self.running.values()], return_when=asyncio.FIRST_COMPLETED
+                [waiter, *self.running.values()],
+                timeout=ANSWERS_RECHECK if waiting else None,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             waiter.cancel()
+        if waiting and not self.wake.is_set():
+            self._resolved = None
         self.wake.clear()
 
     async def _show_waiting(self) -> None:
@@ -301,7 +328,9 @@ class DeploymentRun:
             for name, current in self.status.items()
             if current not in STEP_FINAL
         ]
-        await self.store.transitions.steps(self.deployment.id, changes, now=self.clock())
+        await self.store.transitions.steps(
+            self.deployment.id, changes, now=self.clock(), lease=self.lease
+        )
         for change in changes:
             self.status[change.step] = change.status
         data: dict[str, Any] = {}
@@ -317,6 +346,7 @@ class DeploymentRun:
             self.deployment.id,
             [StepChange(name, status, step_sources(status), reason)],
             now=self.clock(),
+            lease=self.lease,
         )
         self.status[name] = status
 
@@ -331,18 +361,24 @@ class DeploymentRun:
             now=self.clock(),
             reason=reason,
             data=data,
+            lease=self.lease,
         )
         self.deployment = _with_status(self.deployment, status)
 
     async def _answers(self) -> Resolved:
+        """The deployment's answers by precedence, read once and again after `answered()`."""
+        if self._resolved is not None:
+            return self._resolved
+        if self._reused is None:
+            earlier = await self.store.deployments.last_succeeded(
+                self.environment.id, self.deployment.app, before=self.deployment.number
+            )
+            self._reused = (
+                () if earlier is None else await self.store.deployments.answers(earlier.id)
+            )
         given = await self.store.deployments.answers(self.deployment.id)
-        earlier = await self.store.deployments.last_succeeded(
-            self.environment.id, self.deployment.app, before=self.deployment.number
-        )
-        reused: Sequence[Any] = ()
-        if earlier is not None:
-            reused = await self.store.deployments.answers(earlier.id)
-        return resolve(self.plan.config, given, reused)
+        self._resolved = resolve(self.plan.config, given, self._reused)
+        return self._resolved
 
 
 def _with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:

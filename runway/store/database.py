@@ -11,7 +11,7 @@ import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -112,6 +112,38 @@ class Db:
         self._writer: ContextVar[asyncio.Task[Any] | None] = ContextVar(
             f"runway.store.writer.{id(self)}", default=None
         )
+        self._committed: ContextVar[list[Callable[[], None]]] = ContextVar(
+            f"runway.store.committed.{id(self)}"
+        )
+        self._ssl = options.get("ssl")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database's file; None on Postgres and for in-memory databases."""
+        if self.backend != "sqlite":
+            return None
+        name = str(self._db.url.database or "")
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        return Path(name).resolve()
+
+    def dedicated_options(self) -> dict[str, Any]:
+        """Postgres: the keyword arguments of `asyncpg.connect` for a connection of its own,
+        outside the pool (the listener's), reaching the same server as the pool does."""
+        url = self._db.url
+        options: dict[str, Any] = {
+            "host": url.hostname,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "database": url.database,
+            "timeout": CONNECT_TIMEOUT,
+        }
+        ssl = self._ssl if self._ssl is not None else url.options.get("ssl")
+        if ssl is not None:
+            ssl = str(ssl).lower()
+            options["ssl"] = {"true": True, "false": False}.get(ssl, ssl)
+        return options
 
     async def connect(self) -> None:
         """Connect and make sure the database answers; DatabaseUnavailable when it does not."""
@@ -147,6 +179,26 @@ class Db:
     async def execute(self, query: ClauseElement | str) -> None:
         self._check_open()
         await self._db.execute(query)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Postgres: `NOTIFY channel, payload`, delivered when the current write transaction
+        commits (at once outside one); nothing on SQLite. `channel` is runway's own constant."""
+        if self.backend == "postgresql":
+            await self.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)").bindparams(
+                    channel=channel, payload=payload
+                )
+            )
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the current task's write transaction has committed (never when
+        it rolls back); at once outside a write transaction."""
+        if self._writer.get() is asyncio.current_task():
+            pending = self._committed.get(None)
+            if pending is not None:
+                pending.append(callback)
+                return
+        callback()
 
     async def insert_rows(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert `rows` in as few statements as the bind-parameter limits allow."""
@@ -189,7 +241,8 @@ class Db:
         or not. Other processes are waited for by the busy timeout. Postgres: a plain
         transaction; concurrent writers serialise on the rows they update.
 
-        Re-entrant within a task: an inner `write()` joins the outer transaction.
+        Re-entrant within a task: an inner `write()` joins the outer transaction. What
+        `after_commit` was given inside runs once the outermost block has committed.
         """
         self._check_open()
         task = asyncio.current_task()
@@ -197,6 +250,8 @@ class Db:
             yield
             return
         token = self._writer.set(task)
+        committed: list[Callable[[], None]] = []
+        pending = self._committed.set(committed)
         try:
             if self.backend == "postgresql":
                 async with self._db.transaction():
@@ -211,7 +266,10 @@ class Db:
                         raise
                     await connection.execute("COMMIT")
         finally:
+            self._committed.reset(pending)
             self._writer.reset(token)
+        for callback in committed:
+            callback()
 
 
 def _prepare_sqlite(path: str) -> None:

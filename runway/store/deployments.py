@@ -13,7 +13,7 @@ from runway.store import pages
 from runway.store.database import Db, Row
 from runway.store.deployment_rows import deployment_of, event_of, select_deployments, step_of
 from runway.store.errors import NotFound
-from runway.store.notify import EventHub
+from runway.store.notify import EventHub, announce
 from runway.store.records import (
     Answer,
     Deployment,
@@ -105,6 +105,7 @@ class Deployments:
                 )
             )
             superseded = await self._supersede(environment.id, app, number, now)
+            await announce(self._db, deployment_id, *superseded)
         for other in superseded:
             self._hub.notify(other)
         deployment = Deployment(
@@ -352,5 +353,6 @@ class Deployments:
                     deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
                 )
             )
+            await announce(self._db, deployment_id)
         self._hub.notify(deployment_id)
         return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)

@@ -1,4 +1,5 @@
-"""The Store: one database, connected and migrated, and the queries over it."""
+"""The Store: one database, connected and migrated, and the queries over it; on Postgres with
+its listener, which brings other instances' events and signals to this process."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from runway.store.database import Backend, Db
 from runway.store.deployments import Deployments
 from runway.store.environments import Environments
 from runway.store.hosts import HostClaims
+from runway.store.instance_lock import InstanceLock
+from runway.store.leases import Leases
+from runway.store.listener import Listener
 from runway.store.migrations import LATEST, current_version, migrate
-from runway.store.notify import EventHub
+from runway.store.notify import EventHub, Signals
 from runway.store.secret_versions import SecretVersions
 from runway.store.transitions import Transitions
 from runway.store.users import Users
@@ -33,6 +37,7 @@ class Store:
     hosts: HostClaims
     """Which app holds each Ingress host, and the domains hosts may be under."""
     transitions: Transitions
+    leases: Leases
     secret_versions: SecretVersions
     """The version counter of each secret input's Secrets."""
 
@@ -47,25 +52,58 @@ class Store:
         self.deployments = Deployments(db, self.events_hub)
         self.hosts = HostClaims(db)
         self.transitions = Transitions(db, self.events_hub)
+        self.leases = Leases(db)
         self.secret_versions = SecretVersions(db)
+        self.signals = Signals(db)
+        """Signals to a deployment's owner (answers, cancels): `send` them; the executor
+        `subscribe`s and keeps those of the deployments it owns."""
+        self.listener: Listener | None = None
+        """Postgres: the connection that hears other instances' events and signals."""
+        self._lock: InstanceLock | None = None
 
     @classmethod
-    async def open(cls, url: str) -> Store:
+    async def open(cls, url: str, *, serving: bool = False) -> Store:
         """Connect to `url` (`sqlite:///PATH`, see `sqlite_url`, or `postgresql://...`) and
-        migrate it. DatabaseUnavailable when it cannot be reached; SchemaTooNew when a newer
-        runway migrated it."""
+        migrate it; on Postgres, start listening for other instances' notifications.
+        DatabaseUnavailable when it cannot be reached; SchemaTooNew when a newer runway
+        migrated it. `serving`: this process is a server, and on SQLite it must be the only one
+        (DatabaseInUse, before anything is opened, when another holds the file)."""
         db = Db(url)
-        await db.connect()
+        lock = None
+        if serving and db.sqlite_path is not None:
+            lock = InstanceLock(db.sqlite_path)
+            db.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            lock.acquire()
+        store: Store | None = None
         try:
+            await db.connect()
             await migrate(db)
+            store = cls(db)
+            store._lock = lock
+            if db.backend == "postgresql":
+                store.listener = Listener(db, store.events_hub, store.signals)
+                await store.listener.start()
         except BaseException:
-            await db.close()
+            if store is not None:
+                await store.close()
+            else:
+                await db.close()
+                if lock is not None:
+                    lock.release()
             raise
         log.debug("opened the %s database at %s", db.backend, db.url)
-        return cls(db)
+        return store
 
     async def close(self) -> None:
-        await self._db.close()
+        """Stop listening, disconnect, and let go of the SQLite serving lock."""
+        try:
+            if self.listener is not None:
+                await self.listener.close()
+            await self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     async def ready(self) -> bool:
         """Whether the database answers and is fully migrated (for `/readyz`); never raises."""

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from runway.store.database import Db
 from runway.store.errors import NotFound, StoreError
-from runway.store.notify import EventHub
+from runway.store.leases import Lease, Leases
+from runway.store.notify import EventHub, announce
 from runway.store.records import DeploymentStatus, Event, StepStatus
 from runway.store.tables import deployments, events
 from runway.store.tables import steps as steps_table
@@ -74,6 +75,7 @@ class Transitions:
     def __init__(self, db: Db, hub: EventHub) -> None:
         self._db = db
         self._hub = hub
+        self._leases = Leases(db)
 
     async def deployment(
         self,
@@ -84,14 +86,19 @@ class Transitions:
         now: datetime,
         reason: str | None = None,
         data: dict[str, Any] | None = None,
+        lease: Lease | None = None,
     ) -> Event:
         """Change the deployment's status (and reason; `started_at` on its first start,
         `finished_at` when final) if it is one of `allowed_from`, with its `deployment` event
         (`data` adds to it: never a secret value). StatusChanged when it is not; NotFound when
-        the deployment is gone."""
+        the deployment is gone. With `lease`, only while it is held: LeaseLost, writing nothing,
+        when it is not."""
         now = utc(now)
         async with self._db.write():
-            event = await self._deployment(deployment_id, status, allowed_from, now, reason, data)
+            await self._leases.hold(lease)
+            event = await self._deployment(
+                deployment_id, status, allowed_from, now, reason, data, lease
+            )
         self._hub.notify(deployment_id)
         return event
 
@@ -127,12 +134,18 @@ class Transitions:
                 now,
                 None,
                 None,
+                None,
             )
         self._hub.notify(deployment_id)
         return event
 
     async def steps(
-        self, deployment_id: int, changes: Sequence[StepChange], *, now: datetime
+        self,
+        deployment_id: int,
+        changes: Sequence[StepChange],
+        *,
+        now: datetime,
+        lease: Lease | None = None,
     ) -> list[Event]:
         """Change several steps at once (all or none), each with its `step` event, in order.
         StatusChanged, with nothing changed, when one step is not where its change may come
@@ -141,9 +154,10 @@ class Transitions:
         if not changes:
             return []
         async with self._db.write():
+            await self._leases.hold(lease)
             found: list[Event] = []
             for change in changes:
-                found.append(await self._step(deployment_id, change, now))
+                found.append(await self._step(deployment_id, change, now, lease))
         self._hub.notify(deployment_id)
         return found
 
@@ -155,6 +169,7 @@ class Transitions:
         now: datetime,
         reason: str | None,
         data: dict[str, Any] | None,
+        lease: Lease | None,
     ) -> Event:
         values: dict[str, Any] = {
             "status": status.value,
@@ -186,7 +201,9 @@ class Transitions:
             body["reason"] = reason
         return await self._event(deployment_id, int(row["last_event_id"]), "deployment", body, now)
 
-    async def _step(self, deployment_id: int, change: StepChange, now: datetime) -> Event:
+    async def _step(
+        self, deployment_id: int, change: StepChange, now: datetime, lease: Lease | None
+    ) -> Event:
         values: dict[str, Any] = {"status": change.status.value, "reason": change.reason}
         if change.status is StepStatus.APPLYING:
             values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
@@ -231,4 +248,5 @@ class Transitions:
                 deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
             )
         )
+        await announce(self._db, deployment_id)
         return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)

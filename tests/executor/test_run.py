@@ -250,3 +250,39 @@ async def test_a_templated_host_another_app_holds_fails_the_step_naming_nothing_
         f"/apis/networking.k8s.io/v1/namespaces/{place.environment.namespace}/ingresses/site-web"
     )
     assert await place.world.cluster.get(ingress) is None
+
+
+async def test_an_instance_that_lost_its_lease_stops_and_the_taker_finishes(
+    place: Place,
+) -> None:
+    await place.world.behave(slow_delay=4.0)
+    deployment = await place.deployment(SLOW)
+    quick = {"lease_ttl": 2.0, "lease_renew": 0.3, "lease_scan": 0.3}
+    first, second = place.executor(**quick), place.executor(**quick)
+    try:
+        await first.start(deployment)
+        assert await second.resume() == 0  # held by the first
+        await until(place, deployment, lambda d: statuses(d)["first"] is S.WAITING_READY)
+        held = await place.store.leases.current(deployment.id)
+        assert held is not None and held.owner == first.instance
+        # As if the first instance froze past its lease: it lapses, the second takes it over.
+        await place.store.leases.release(held)
+        for _ in range(200):
+            if second.running(deployment.id):
+                break
+            await asyncio.sleep(0.05)
+        assert second.running(deployment.id), "the second instance never took it over"
+        assert await asyncio.wait_for(second.wait(deployment.id), 30) is D.SUCCEEDED
+        for _ in range(100):
+            if not first.running(deployment.id):
+                break
+            await asyncio.sleep(0.05)
+        assert not first.running(deployment.id), "the first instance kept running it"
+    finally:
+        await first.close()
+        await second.close()
+    taker = await place.store.leases.current(deployment.id)
+    assert taker is None  # released when it ended
+    events = await place.store.deployments.events(deployment.id)
+    assert [event.id for event in events] == list(range(1, len(events) + 1))
+    assert events[-1].data["status"] == "succeeded"

@@ -5,14 +5,17 @@ Each event goes out as `id:` (contiguous from 1 per deployment), `event:` (its t
 relevant). Without `Last-Event-ID` the stream starts from event 1; with it, after that id. It
 closes once the deployment is final and every event stored until then was sent.
 
-New events are found by reading the store again: at once when this process stores one (the
-store's EventHub wakes the stream), and every REREAD seconds anyway, for events another
-instance stored. A comment line `: ping` goes out after PING seconds of silence; at each ping
-the caller's token is checked again, so a revoked token or a disabled user stops watching too.
-A client that goes away ends the stream: Starlette's StreamingResponse listens for the
-disconnect (ASGI spec before 2.4, as uvicorn speaks it) and cancels the generator, and a write
-to a closed connection fails in any case (at the latest at the next ping); sse-starlette would
-add nothing runway needs.
+New events are found by reading the store again: at once when the store's EventHub wakes the
+stream (this process stored one, or, on Postgres, the store's listener heard another instance
+announce one through LISTEN/NOTIFY), and every REREAD seconds anyway, in case a notification was
+lost (the listening connection dropped). Reads go by id, so a wake-up too many costs one empty
+read and events are never sent twice or out of order.
+
+A comment line `: ping` goes out after PING seconds of silence; at each ping the caller's token
+is checked again, so a revoked token or a disabled user stops watching too. A client that goes
+away ends the stream: Starlette's StreamingResponse listens for the disconnect (ASGI spec before
+2.4, as uvicorn speaks it) and cancels the generator, and a write to a closed connection fails
+in any case (at the latest at the next ping); sse-starlette would add nothing runway needs.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ log = logging.getLogger("runway.http")
 PING = 15.0
 """Seconds of silence before a `: ping` comment."""
 REREAD = 2.0
-"""Seconds between two reads of the store when nothing woke the stream."""
+"""Seconds between two reads of the store when nothing woke the stream (the fallback for a lost
+notification)."""
 BATCH = 500
 """Events read at once."""
 FIELDS = ("step", "status", "reason", "input", "instance")

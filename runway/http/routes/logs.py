@@ -11,7 +11,7 @@ workload that is not in the cluster (yet).
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import cast
@@ -37,6 +37,8 @@ from runway.store.records import Deployment, Environment
 log = logging.getLogger("runway.http")
 
 TAIL_MAX = 100_000
+FIRST_LINE_WAIT = 2.0
+"""Seconds the first line may take to come before the answer begins without it."""
 TEXT = "text/plain; charset=utf-8"
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 """No cache keeps logs, and no proxy (nginx) holds a followed stream back."""
@@ -97,16 +99,21 @@ async def _logs(
             retry=RETRY if follow else REQUEST_RETRY,
         ),
     )
-    try:
-        first = await anext(lines, None)  # refusals before the answer begins: 404, 503, ...
-    except NotFound:
-        await lines.aclose()
-        raise ApiError(
-            404, "not_found", f"{service} has no {workload} in the cluster yet (not deployed?)"
-        ) from None
-    except DeployError:
-        await lines.aclose()
-        raise
+    first: asyncio.Task[LogLine | None] = asyncio.ensure_future(anext(lines, None))
+    # Refusals (404, 503) are answered as such when they come at once; a quiet followed
+    # stream must not hold back the answer's headers meanwhile.
+    await asyncio.wait([first], timeout=FIRST_LINE_WAIT)
+    if first.done():
+        try:
+            first.result()
+        except NotFound:
+            await lines.aclose()
+            raise ApiError(
+                404, "not_found", f"{service} has no {workload} in the cluster yet (not deployed?)"
+            ) from None
+        except DeployError:
+            await lines.aclose()
+            raise
     return StreamingResponse(_text(first, lines), media_type=TEXT, headers=HEADERS)
 
 
@@ -123,19 +130,27 @@ def _options(request: Request) -> tuple[bool, int | None]:
     return _FOLLOW[raw_follow], tail
 
 
-async def _text(first: LogLine | None, lines: AsyncGenerator[LogLine, None]) -> AsyncIterator[str]:
+async def _text(
+    first: asyncio.Task[LogLine | None], lines: AsyncGenerator[LogLine, None]
+) -> AsyncIterator[str]:
     """The lines as text; a failure once the answer has begun is its last line. The cluster's
     connections close when the client goes away (the generator is closed with the answer)."""
-    async with contextlib.aclosing(lines):
-        if first is None:
+    try:
+        line = await first
+        if line is None:
             return
-        yield f"{first}\n"
-        try:
-            async for line in lines:
-                yield f"{line}\n"
-        except DeployError as error:
-            log.info("log stream ended: %s", error)
-            yield f"runway: the log stream ended: {error}\n"
+        yield f"{line}\n"
+        async for line in lines:
+            yield f"{line}\n"
+    except DeployError as error:
+        log.info("log stream ended: %s", error)
+        yield f"runway: the log stream ended: {error}\n"
+    finally:
+        # The first line may still be on its way (the client left first): stop it before the
+        # generator that produces it is closed.
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        await lines.aclose()
 
 
 routes = [

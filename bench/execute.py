@@ -1,0 +1,358 @@
+"""A deployment of 1,000 steps run by the real executor: wall time against the critical path,
+runway's CPU per step, and how late its events reach a Server-Sent Events client.
+
+    python bench/execute.py [--layers 20] [--width 50] [--fanin 3] [--delay 1] [--limit 100]
+    python bench/execute.py --profile        # also where runway's CPU goes (cProfile)
+
+What runs: examples/wide.py's configuration (LAYERS layers of WIDTH services, each depending on
+FANIN of the layer before: 1,000 steps, a critical path of 20) is sent over HTTP to runway's API
+(runway.http.create_app, served by uvicorn in this process, the store on SQLite in a temporary
+dir) and started there; runway.executor.Executor runs it with Limits(per_deployment=LIMIT,
+per_instance=LIMIT), LIMIT defaulting to twice the layer width so the limit never holds a step
+back. The cluster is `runway sim-cluster --admin` in its own process, each container ready DELAY
+seconds after its pod is made (`PUT /_sim/behaviour {ready_delay}`); the owner's quota is raised
+for 1,000 one-replica Deployments. A reader in its own process follows
+`GET /api/v1/deployments/{id}/events` with httpx and notes when each event arrives.
+
+Baselines measured in the same run, first: a deployment of one service (the same server, store
+and cluster), whose wall time is one step's floor (DELAY plus a step's fixed cost) and whose
+events, on an idle server, give the latency floor; and the client CPU of one bare
+`GET /version` to the simulator.
+
+Figures and targets (issue 8):
+- wall time against the critical path x DELAY (the ideal): target <= 1.2x;
+- runway's CPU per step (this process: executor, store, API and SSE server; not the simulator
+  nor the reader): target <= 10 ms;
+- event latency, store to SSE client (arrival time minus the event's `at`): target p99 <= 100 ms.
+Exit 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+import yaml
+
+from runway.auth import PasswordHasher
+from runway.cli.serving import listen
+from runway.deploy.connection import Cluster, connect
+from runway.executor.executor import Executor
+from runway.executor.run import Limits
+from runway.http import Settings, create_app
+from runway.store import Store, sqlite_url
+
+ROOT = Path(__file__).parents[1]
+PASSWORD = "bench password, long enough"
+QUOTA = {
+    "requests.cpu": "1000",
+    "requests.memory": "1000Gi",
+    "limits.cpu": "1000",
+    "limits.memory": "1000Gi",
+    "pods": "10000",
+}
+"""Room for 1,000 one-replica Deployments (the default quota allows 50 pods)."""
+TARGET_WALL = 1.2
+TARGET_CPU_MS = 10.0
+TARGET_P99 = 0.100
+ONE = "runway: 1\napp: one\nservices:\n  only:\n    image: example/only:1\n"
+
+
+def wide(layers: int, width: int, fanin: int) -> str:
+    """examples/wide.py's configuration, each service with a readiness probe (see probed)."""
+    command = [sys.executable, str(ROOT / "examples" / "wide.py"), str(layers), str(width)]
+    generated = subprocess.run([*command, str(fanin)], check=True, capture_output=True, text=True)
+    return probed(generated.stdout)
+
+
+def probed(configuration: str) -> str:
+    """`configuration` with `ready: {tcp: 8080}` on every service. Without a probe runway has a
+    new pod stay up MIN_READY_SECONDS (10 s) before it counts as available, so each step would
+    take the ready delay plus 10 s; with one, readiness is the simulator's delay alone, which
+    is what the bench sets."""
+    document = yaml.safe_load(configuration)
+    for service in document["services"].values():
+        service["ready"] = {"tcp": 8080}
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def cpu_of(pid: int) -> float:
+    """A process's CPU seconds so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Simulator:
+    url: str
+    kubeconfig: Path
+    pid: int
+
+
+@contextlib.contextmanager
+def simulator(directory: Path, delay: float) -> Iterator[Simulator]:
+    """`runway sim-cluster --admin` in its own process, containers ready after `delay`."""
+    kubeconfig = directory / "kubeconfig"
+    command = [sys.executable, "-m", "runway", "sim-cluster", "--admin", "--port", "0"]
+    with (directory / "sim.log").open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not kubeconfig.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the simulator did not start: {process.returncode}")
+            time.sleep(0.02)
+        url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        httpx.put(f"{url}/_sim/behaviour", json={"ready_delay": delay}).raise_for_status()
+        yield Simulator(url, kubeconfig, process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Server:
+    """runway's API in this process, with the bench's executor, and an admin's client."""
+
+    url: str
+    store: Store
+    executor: Executor
+    client: httpx.AsyncClient
+    token: str
+
+
+@contextlib.asynccontextmanager
+async def server(directory: Path, cluster: Cluster, limit: int) -> AsyncIterator[Server]:
+    listening = listen("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    settings = Settings(database_url=sqlite_url(directory), public_url=url)
+    store = await Store.open(settings.database_url)
+    hashed = PasswordHasher().hash(PASSWORD)
+    await store.users.create_first_admin_directly("admin", hashed, datetime.now(UTC))
+    app = create_app(settings, store, cluster=cluster)
+    # create_app's executor takes the default Limits; the bench sets its own (the server's
+    # lifespan resumes and closes whichever executor the context holds).
+    limits = Limits(per_deployment=limit, per_instance=limit)
+    executor = Executor(store, cluster, limits=limits, settings=settings.render)
+    app.state.runway.executor = executor
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(uvicorn_server.serve(sockets=[listening]))
+    try:
+        while not uvicorn_server.started:
+            if serving.done():
+                raise SystemExit("runway's server did not start")
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            login = {"username": "admin", "password": PASSWORD}
+            token = (await client.post("/api/v1/sessions", json=login)).json()["token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            quota = await client.patch("/api/v1/users/admin", json={"quota": QUOTA})
+            quota.raise_for_status()
+            created = await client.post("/api/v1/environments", json={"name": "bench"})
+            created.raise_for_status()
+            yield Server(url, store, executor, client, token)
+    finally:
+        uvicorn_server.should_exit = True
+        await serving
+        await store.close()
+        listening.close()
+
+
+@dataclass
+class Run:
+    steps: int
+    critical_path: int
+    wall: float
+    cpu: float
+    sim_cpu: float
+    latencies: list[float]
+    status: str
+
+
+async def run(
+    bench: Server, sim: Simulator, configuration: str, profiler: cProfile.Profile | None
+) -> Run:
+    """Create, start and wait for one deployment of `configuration`; its figures."""
+    made = await bench.client.post(
+        "/api/v1/environments/bench/deployments",
+        content=configuration.encode(),
+        headers={"Content-Type": "application/yaml"},
+    )
+    made.raise_for_status()
+    deployment = made.json()
+    number = deployment["id"]
+    known = await bench.store.deployments.events(number, limit=100_000)
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--read-events",
+            f"{bench.url}/api/v1/deployments/{number}/events",
+            str(known[-1].id if known else 0),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdin is not None
+    assert reader.stdout is not None
+    reader.stdin.write(bench.token + "\n")
+    reader.stdin.close()
+    connected = await asyncio.to_thread(reader.stdout.readline)
+    if connected.strip() != "connected":
+        raise SystemExit(f"the event reader did not connect: {connected!r}")
+
+    sim_cpu, cpu, wall = cpu_of(sim.pid), time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    started = await bench.client.post(f"/api/v1/deployments/{number}/start")
+    started.raise_for_status()
+    status = await bench.executor.wait(number)
+    if status is None:  # it ended before the wait began
+        status = (await bench.store.deployments.get(number)).status  # type: ignore[union-attr]
+    if profiler is not None:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    sim_cpu = cpu_of(sim.pid) - sim_cpu
+
+    output = await asyncio.to_thread(reader.stdout.read)
+    reader.wait(timeout=30)
+    latencies = [float(x) for x in json.loads(output)]
+    return Run(
+        len(deployment["steps"]),
+        len(deployment["critical_path"]),
+        wall,
+        cpu,
+        sim_cpu,
+        latencies,
+        str(status),
+    )
+
+
+def latency_line(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:<10} no events"
+    ms = [v * 1000 for v in values]
+    return (
+        f"{name:<10} {len(ms):5d} events  p50 {quantile(ms, 0.5):6.1f} ms  "
+        f"p90 {quantile(ms, 0.9):6.1f} ms  p99 {quantile(ms, 0.99):6.1f} ms  "
+        f"max {max(ms):6.1f} ms"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    directory = Path(tempfile.mkdtemp(prefix="runway-bench-execute-"))
+    configuration = wide(args.layers, args.width, args.fanin)
+    limit = args.limit or 2 * args.width
+    profiler = cProfile.Profile() if args.profile else None
+    with simulator(directory, args.delay) as sim:
+        async with await connect(str(sim.kubeconfig)) as cluster:
+            for _ in range(50):  # warm the connection pool
+                await cluster.request("GET", "/version")
+            began = time.process_time()
+            for _ in range(500):
+                await cluster.request("GET", "/version")
+            bare = (time.process_time() - began) / 500
+            async with server(directory, cluster, limit) as bench:
+                one = await run(bench, sim, probed(ONE), None)
+                big = await run(bench, sim, configuration, profiler)
+
+    ideal = big.critical_path * args.delay
+    per_step = big.cpu / big.steps * 1000
+    p99 = quantile(big.latencies, 0.99) if big.latencies else float("inf")
+    print(
+        f"{big.steps} steps ({args.layers} layers x {args.width}, fan-in {args.fanin}), critical "
+        f"path {big.critical_path}, ready delay {args.delay:g} s, limit {limit} per deployment "
+        f"and per instance; SQLite; simulator in its own process"
+    )
+    print(
+        f"baseline   one step alone: {one.wall:.2f} s wall ({one.status}); one bare GET /version: "
+        f"{bare * 1000:.3f} ms client CPU"
+    )
+    print(
+        f"wall       {big.wall:.2f} s ({big.status}) against the ideal {ideal:.1f} s "
+        f"(critical path x delay): {big.wall / ideal:.2f}x (target <= {TARGET_WALL}x); "
+        f"{big.wall / (big.critical_path * one.wall):.2f}x critical path x one step alone"
+    )
+    print(
+        f"runway CPU {big.cpu:.2f} s = {per_step:.2f} ms/step ({big.cpu / big.steps / bare:.0f} "
+        f"bare requests; target <= {TARGET_CPU_MS:g} ms); simulator CPU "
+        f"{big.sim_cpu / big.steps * 1000:.2f} ms/step, busy {big.sim_cpu / big.wall:.0%} of the "
+        "wall time (near 100%: the simulator, one process, bounds the wall time)"
+    )
+    print(latency_line("events", big.latencies) + f"  (target p99 <= {TARGET_P99 * 1000:g} ms)")
+    print(latency_line("idle", one.latencies) + "  (baseline: the one-step deployment)")
+    missed = [
+        name
+        for name, ok in (
+            ("wall", big.status == "succeeded" and big.wall <= TARGET_WALL * ideal),
+            ("cpu", per_step <= TARGET_CPU_MS),
+            ("event p99", p99 <= TARGET_P99),
+        )
+        if not ok
+    ]
+    print("targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
+    if profiler is not None:
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(30)
+        print(text.getvalue())
+    return 1 if missed else 0
+
+
+def read_events(url: str, after: str) -> int:
+    """The reader process: follow the stream (token on stdin) from event `after`, print
+    `connected` once the response began, then at the end the JSON list of each event's
+    latency (arrival minus its `at`, seconds)."""
+    token = sys.stdin.readline().strip()
+    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": after}
+    latencies: list[float] = []
+    with httpx.stream("GET", url, headers=headers, timeout=None) as response:
+        response.raise_for_status()
+        print("connected", flush=True)
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrived = time.time()
+                at = datetime.fromisoformat(json.loads(line[6:])["at"].replace("Z", "+00:00"))
+                latencies.append(arrived - at.timestamp())
+    print(json.dumps(latencies), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--read-events":
+        raise SystemExit(read_events(sys.argv[2], sys.argv[3]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", type=int, default=20)
+    parser.add_argument("--width", type=int, default=50)
+    parser.add_argument("--fanin", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=1.0, help="ready delay per step, seconds")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="steps at once (default: twice the width)"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the 1,000-step run")
+    raise SystemExit(asyncio.run(main(parser.parse_args())))
