@@ -29,10 +29,13 @@ from runway.executor.run import DeploymentRun, Limits, utcnow
 from runway.executor.states import ACTIVE, check_deployment
 from runway.store import Deployment, DeploymentStatus, NotFound, Store, StoreError
 from runway.store.leases import Lease, LeaseLost
+from runway.store.notify import MISSED, Signal
 
 log = logging.getLogger("runway.executor")
 
 D = DeploymentStatus
+RELEASED = "released"
+"""The signal of an instance that stopped and released its leases: others take them at once."""
 CANCEL_SETTLE = 60.0
 """Seconds `cancel` waits for running steps to settle before it answers."""
 
@@ -68,6 +71,8 @@ class Executor:
         self._runs: dict[int, DeploymentRun] = {}
         self._tasks: dict[int, asyncio.Task[DeploymentStatus | None]] = {}
         self._leases: dict[int, Lease] = {}
+        self._valid_until: dict[int, float] = {}
+        """By this process's monotonic clock, until when each lease is surely held."""
         self._loops: list[asyncio.Task[None]] = []
         self._closing = False
 
@@ -87,35 +92,46 @@ class Executor:
     async def cancel(self, deployment: Deployment) -> None:
         """Cancel: a `created` one at once; a running one stops starting steps, stops its
         readiness waits and ends `cancelled` once its applies settled (waited for here, up to
-        CANCEL_SETTLE seconds). The store's StatusChanged when it is already final."""
+        CANCEL_SETTLE seconds). The request is written first and signalled to whichever
+        instance runs it (this one, another, or one that takes it over after a crash). The
+        store's StatusChanged when it is already final."""
         check_deployment(deployment.status, D.CANCELLED)
         if deployment.status is D.CREATED:
             await self.store.transitions.deployment(
                 deployment.id, D.CANCELLED, allowed_from=(D.CREATED,), now=self.clock()
             )
             return
-        if deployment.id not in self._runs:
-            # Active, but no run here: take it if nobody holds it (its instance is gone) and
-            # run it to cancel it, which ends every step properly.
-            lease = (
-                await self.store.leases.take(deployment.id, self.instance, self.limits.lease_ttl)
-                if await self.store.leases.current(deployment.id) is None
-                else None
-            )
-            if lease is not None:
-                self._spawn(lease, cancelled=True)
+        await self.store.deployments.request_cancel(deployment.id, self.clock())
         run = self._runs.get(deployment.id)
         if run is not None:
             run.cancel()
+        elif await self.store.leases.current(deployment.id) is None and self.cluster is not None:
+            # Nobody runs it (its instance is gone): run it here to end every step properly.
+            lease = await self.store.leases.take(
+                deployment.id, self.instance, self.limits.lease_ttl
+            )
+            if lease is not None:
+                self._spawn(lease)
         task = self._tasks.get(deployment.id)
         if task is not None:
             await asyncio.wait([task], timeout=CANCEL_SETTLE)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_SETTLE
+        while loop.time() < deadline:  # another instance runs it: until it says so
+            found = await self.store.deployments.get(deployment.id)
+            if found is None or found.status not in ACTIVE:
+                return
+            await asyncio.sleep(0.1)
 
-    def answered(self, deployment_id: int) -> None:
-        """New answers were stored for the deployment: its waiting steps look again."""
+    async def answered(self, deployment_id: int) -> None:
+        """New answers were stored for the deployment: its waiting steps look again, here or
+        on the instance that runs it."""
         run = self._runs.get(deployment_id)
         if run is not None:
             run.answered()
+        else:
+            await self.store.signals.send(deployment_id, "answer")
 
     def running(self, deployment_id: int) -> bool:
         """Whether this instance runs the deployment now."""
@@ -151,12 +167,18 @@ class Executor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for lease in list(self._leases.values()):
+        released = list(self._leases.values())
+        for lease in released:
             try:
                 await self.store.leases.release(lease)
-            except StoreError as error:
+            except Exception as error:
                 log.warning("could not release deployment %s: %s", lease.deployment_id, error)
         self._leases.clear()
+        if released:
+            try:
+                await self.store.signals.send(released[0].deployment_id, RELEASED)
+            except Exception as error:
+                log.warning("could not announce the released deployments: %s", error)
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -168,14 +190,45 @@ class Executor:
         self._loops = [
             asyncio.create_task(self._every(self.limits.lease_renew, self._renew)),
             asyncio.create_task(self._every(self.limits.lease_scan, self._take_free)),
+            asyncio.create_task(self._signalled()),
         ]
+
+    async def _signalled(self) -> None:
+        """Act on signals for the deployments this instance runs: answers and cancels sent by
+        any instance. When signals may have been lost, every run reads its answers again and
+        looks for a cancel request."""
+        with self.store.signals.subscribe() as signals:
+            async for signal in signals:
+                try:
+                    await self._act_on(signal)
+                except Exception as error:  # the database away for a moment: not the end
+                    log.warning("executor: %s", error)
+
+    async def _act_on(self, signal: Signal) -> None:
+        if signal.kind == RELEASED:
+            await self._take_free()  # an instance stopped and let its deployments go
+            return
+        if signal.kind == MISSED:
+            for deployment_id, run in list(self._runs.items()):
+                run.answered()
+                found = await self.store.deployments.get(deployment_id)
+                if found is not None and found.cancel_requested_at is not None:
+                    run.cancel()
+            return
+        owned = self._runs.get(signal.deployment_id or 0)
+        if owned is None:
+            return
+        if signal.kind == "cancel":
+            owned.cancel()
+        elif signal.kind == "answer":
+            owned.answered()
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
                 await work()
-            except StoreError as error:
+            except Exception as error:  # the database away for a moment: try again next time
                 log.warning("executor: %s", error)
 
     async def _take_free(self) -> int:
@@ -194,17 +247,34 @@ class Executor:
     async def _renew(self) -> None:
         """Renew every lease; a run whose lease is lost stops at once, writing nothing."""
         for deployment_id, lease in list(self._leases.items()):
+            began = asyncio.get_running_loop().time()
             try:
                 kept = await self.store.leases.renew(lease, self.limits.lease_ttl)
             except StoreError as error:
                 log.warning("could not renew deployment %s: %s", deployment_id, error)
                 continue  # it may still be renewed before it lapses
-            if not kept:
-                log.warning("lost the lease of deployment %s: stopping its run", deployment_id)
-                self._leases.pop(deployment_id, None)
-                task = self._tasks.get(deployment_id)
-                if task is not None:
-                    task.cancel()
+            if kept:
+                self._valid_until[deployment_id] = self._held_until(began)
+                continue
+            log.warning("lost the lease of deployment %s: stopping its run", deployment_id)
+            self._leases.pop(deployment_id, None)
+            self._valid_until.pop(deployment_id, None)
+            task = self._tasks.get(deployment_id)
+            if task is not None:
+                task.cancel()
+
+    def _held_until(self, began: float) -> float:
+        """Until when a lease taken or renewed at `began` is surely held: its time to live,
+        less a margin for the clocks of this process and the database to disagree a little."""
+        ttl = self.limits.lease_ttl
+        return began + ttl - min(1.0, ttl / 4)
+
+    def _lease_valid(self, deployment_id: int) -> Callable[[], bool]:
+        def valid() -> bool:
+            until = self._valid_until.get(deployment_id)
+            return until is not None and asyncio.get_running_loop().time() < until
+
+        return valid
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -219,9 +289,10 @@ class Executor:
 
     def _spawn(self, lease: Lease, *, cancelled: bool = False) -> None:
         deployment_id = lease.deployment_id
-        if deployment_id in self._tasks:
+        if deployment_id in self._tasks or self._closing:
             return
         self._leases[deployment_id] = lease
+        self._valid_until[deployment_id] = self._held_until(asyncio.get_running_loop().time())
         self._keep_leases()
         task = asyncio.create_task(self._run(lease, cancelled))
         self._tasks[deployment_id] = task
@@ -251,10 +322,16 @@ class Executor:
                 slots=self._slots,
                 settings=self.settings,
                 lease=lease,
+                lease_valid=self._lease_valid(deployment_id),
                 clock=self.clock,
             )
             self._runs[deployment_id] = run
-            if cancelled:
+            if not cancelled and deployment.cancel_requested_at is None:
+                # A cancel may have come while the run was being set up (its signal found no
+                # run to tell): look once more now that signals reach it.
+                again = await self.store.deployments.get(deployment_id)
+                cancelled = again is not None and again.cancel_requested_at is not None
+            if cancelled or deployment.cancel_requested_at is not None:
                 run.cancel()
             status = await run.run()
             log.info("deployment %s ended %s", deployment_id, status)

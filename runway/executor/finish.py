@@ -65,5 +65,8 @@ async def finish(
         refs(manifests, target.secrets.values()),
         keep_secrets=keep,
     )
-    await store.hosts.release(environment.id, deployment.app, keep=ingress_hosts(manifests))
+    # A newer deployment of the app, not yet run, has claimed the hosts it will expose: they
+    # are its to release when it succeeds.
+    if not await store.deployments.newer_pending(environment.id, deployment.app, deployment.number):
+        await store.hosts.release(environment.id, deployment.app, keep=ingress_hosts(manifests))
     return pruned

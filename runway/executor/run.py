@@ -27,7 +27,7 @@ from runway.deploy.steps import StepError, run_step
 from runway.executor.answers import Resolved, resolve
 from runway.executor.finish import finish, ingress_hosts
 from runway.executor.secrets import read_secret_values
-from runway.executor.states import STEP_FINAL, check_deployment, step_sources
+from runway.executor.states import STEP_FINAL, STEP_STARTED, check_deployment, step_sources
 from runway.planner import Plan, plan_from_document
 from runway.store import (
     Deployment,
@@ -40,7 +40,7 @@ from runway.store import (
     Store,
     StoreError,
 )
-from runway.store.leases import Lease
+from runway.store.leases import Lease, LeaseLost
 from runway.store.transitions import StepChange
 
 log = logging.getLogger("runway.executor")
@@ -66,10 +66,12 @@ class Limits:
     """Seconds between renewals of this instance's leases."""
     lease_scan: float = 3.0
     """Seconds between looks for deployments nobody holds (a crashed instance's)."""
+    answers_recheck: float = 5.0
+    """Seconds between readings of the answers while a step waits for some (answers come
+    with a signal; this covers a signal lost on the way)."""
 
 
-ANSWERS_RECHECK = 5.0
-"""Seconds between readings of the answers while a step waits for some."""
+INTERRUPTED = "interrupted: the instance running it stopped before it settled"
 
 
 def utcnow() -> datetime:
@@ -90,11 +92,15 @@ class DeploymentRun:
         slots: asyncio.Semaphore,
         settings: RenderSettings,
         lease: Lease | None = None,
+        lease_valid: Callable[[], bool] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.lease = lease
         """Every write of this run is fenced by it: once lost, nothing more is written."""
+        self.lease_valid = lease_valid
+        """Whether the lease is surely still held by the clock of this process: checked before
+        acting on the cluster, which the database's fence cannot guard."""
         self.cluster = cluster
         self.deployment = deployment
         self.environment = environment
@@ -109,6 +115,8 @@ class DeploymentRun:
         self.wake = asyncio.Event()
         self.running: dict[str, asyncio.Task[None]] = {}
         self._resolved: Resolved | None = None
+        self._generation = 0
+        """Bumped by `answered()`: answers read before it are not kept."""
         """The answers as last read; read again after `answered()` or a while of waiting."""
         self._reused: Sequence[Any] | None = None
         """The answers of the app's last successful deployment (fixed for this run)."""
@@ -119,13 +127,18 @@ class DeploymentRun:
     def answered(self) -> None:
         """New answers were stored: waiting steps look again."""
         self._resolved = None
+        self._generation += 1
         self.wake.set()
 
     def cancel(self) -> None:
         """Stop starting steps, stop readiness waits now, let applies finish, end `cancelled`."""
+        if self.cancelling:
+            return
         self.cancelling = True
         for name in self.waiting_ready:
-            self.running[name].cancel()
+            task = self.running.get(name)
+            if task is not None:
+                task.cancel()
         self.wake.set()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -142,6 +155,8 @@ class DeploymentRun:
         failed = [step for step in self.deployment.steps if step.status is S.FAILED]
         if failed:  # an earlier instance stopped between the step's failure and the end
             self.failure = (failed[0].name, failed[0].reason or "failed before runway restarted")
+        if any(step.status is S.CANCELLED for step in self.deployment.steps):
+            self.cancelling = True  # it stopped in the middle of ending a cancel: finish that
         scheduler = self.plan.scheduler(
             done=[n for n, s in self.status.items() if s is S.SUCCEEDED]
         )
@@ -198,19 +213,19 @@ class DeploymentRun:
 
     async def _next_change(self) -> None:
         """Until a step task ends or a signal comes. While a step waits for answers, the
-        answers are read again every ANSWERS_RECHECK seconds too, in case a signal of answers
+        answers are read again every `answers_recheck` seconds too, in case a signal of answers
         stored elsewhere was lost."""
         waiting = any(s is S.WAITING_FOR_INPUT for s in self.status.values())
         waiter = asyncio.create_task(self.wake.wait())
         try:
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 [waiter, *self.running.values()],
-                timeout=ANSWERS_RECHECK if waiting else None,
+                timeout=self.limits.answers_recheck if waiting else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             waiter.cancel()
-        if waiting and not self.wake.is_set():
+        if not done:  # a while of waiting without a word: read the answers again
             self._resolved = None
         self.wake.clear()
 
@@ -226,17 +241,20 @@ class DeploymentRun:
 
     async def _run_step(self, name: str, answers: Resolved) -> None:
         async with self.slots:
-            if self.cancelling:
-                return
+            if self.cancelling or self.failure is not None:
+                return  # still pending or waiting: the end skips or cancels it
             try:
                 await self._step(name, S.APPLYING)
+                self.wake.set()  # the deployment may no longer be waiting for input
                 values = await read_secret_values(
                     self.cluster, self.environment.namespace, self.plan, name, answers
                 )
                 target = self._target(answers, values)
                 await self._claim_hosts(name, target)
+                self._check_lease()
 
                 async def applied() -> None:
+                    self._check_lease()
                     await self._step(name, S.WAITING_READY)
                     self.waiting_ready.add(name)
                     if self.cancelling:
@@ -291,6 +309,13 @@ class DeploymentRun:
         if hosts:
             await self.store.hosts.claim(self.environment.id, self.deployment.app, hosts)
 
+    def _check_lease(self) -> None:
+        """LeaseLost unless the lease is surely still held: an instance that was paused, or cut
+        off from the database, must not act on the cluster for a deployment another instance
+        may have taken over."""
+        if self.lease is not None and self.lease_valid is not None and not self.lease_valid():
+            raise LeaseLost(self.lease)
+
     def _failed(self, name: str, reason: str) -> None:
         log.info("deployment %s step %s failed: %s", self.deployment.id, name, reason)
         if self.failure is None:
@@ -303,6 +328,7 @@ class DeploymentRun:
         `succeeded`. Every step succeeded, so the app runs as asked: a pruning that cannot
         finish does not fail it, it says so (the objects stay until the next success)."""
         reason = None
+        self._check_lease()
         try:
             target = self._target(await self._answers(), {})
             pruned = await finish(
@@ -321,13 +347,19 @@ class DeploymentRun:
     async def _end(self, status: D, unstarted: S, reason: str) -> DeploymentStatus:
         """Every step not final becomes `unstarted` (skipped or cancelled), then the deployment
         `status`, each with its event."""
-        changes = [
-            StepChange(
-                name, unstarted, step_sources(unstarted), reason if unstarted is S.SKIPPED else None
-            )
-            for name, current in self.status.items()
-            if current not in STEP_FINAL
-        ]
+        changes = []
+        for name, current in self.status.items():
+            if current in STEP_FINAL:
+                continue
+            if current in STEP_STARTED:
+                # Left applying or waiting by an instance that stopped after the failure (or
+                # the cancel): nothing settles it now.
+                changes.append(
+                    StepChange(name, S.CANCELLED, step_sources(S.CANCELLED), INTERRUPTED)
+                )
+            else:
+                said = reason if unstarted is S.SKIPPED else None
+                changes.append(StepChange(name, unstarted, step_sources(unstarted), said))
         await self.store.transitions.steps(
             self.deployment.id, changes, now=self.clock(), lease=self.lease
         )
@@ -376,9 +408,12 @@ class DeploymentRun:
             self._reused = (
                 () if earlier is None else await self.store.deployments.answers(earlier.id)
             )
+        generation = self._generation
         given = await self.store.deployments.answers(self.deployment.id)
-        self._resolved = resolve(self.plan.config, given, self._reused)
-        return self._resolved
+        resolved = resolve(self.plan.config, given, self._reused)
+        if generation == self._generation:
+            self._resolved = resolved
+        return resolved
 
 
 def _with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:

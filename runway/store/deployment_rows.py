@@ -52,6 +52,7 @@ def deployment_of(row: Row, step_list: Sequence[Step]) -> Deployment:
         finished_at=aware(row["finished_at"]),
         rollback_of=row["rollback_of"],
         steps=tuple(step_list),
+        cancel_requested_at=aware(row["cancel_requested_at"]),
     )
 
 

@@ -13,7 +13,7 @@ from runway.store import pages
 from runway.store.database import Db, Row
 from runway.store.deployment_rows import deployment_of, event_of, select_deployments, step_of
 from runway.store.errors import NotFound
-from runway.store.notify import EventHub, announce
+from runway.store.notify import EventHub, Signals, announce
 from runway.store.records import (
     Answer,
     Deployment,
@@ -30,9 +30,10 @@ from runway.store.types import utc
 
 
 class Deployments:
-    def __init__(self, db: Db, hub: EventHub) -> None:
+    def __init__(self, db: Db, hub: EventHub, signals: Signals) -> None:
         self._db = db
         self._hub = hub
+        self.signals = signals
 
     async def create(
         self,
@@ -246,6 +247,50 @@ class Deployments:
             )
         )
         return {str(row["secret_name"]) for row in rows}
+
+    async def newer_pending(self, environment_id: int, app: str, number: int) -> bool:
+        """Whether the app has a deployment numbered above `number` in the environment that
+        has not ended (created, running or waiting for input): its claims are its own."""
+        row = await self._db.fetch_one(
+            sa.select(deployments.c.id)
+            .where(
+                deployments.c.environment_id == environment_id,
+                deployments.c.app == app,
+                deployments.c.number > number,
+                deployments.c.status.in_(
+                    [
+                        DeploymentStatus.CREATED.value,
+                        DeploymentStatus.RUNNING.value,
+                        DeploymentStatus.WAITING_FOR_INPUT.value,
+                    ]
+                ),
+            )
+            .limit(1)
+        )
+        return row is not None
+
+    async def request_cancel(self, deployment_id: int, now: datetime) -> bool:
+        """Record that a running (or waiting) deployment is to be cancelled, and signal its
+        owner at commit; whether it was active. The owner reads the request again whenever
+        signals may have been lost, and when it takes the deployment over."""
+        now = utc(now)
+        async with self._db.write():
+            row = await self._db.fetch_one(
+                sa.update(deployments)
+                .where(
+                    deployments.c.id == deployment_id,
+                    deployments.c.status.in_(
+                        [DeploymentStatus.RUNNING.value, DeploymentStatus.WAITING_FOR_INPUT.value]
+                    ),
+                )
+                .values(
+                    cancel_requested_at=sa.func.coalesce(deployments.c.cancel_requested_at, now)
+                )
+                .returning(deployments.c.id)
+            )
+            if row is not None:
+                await self.signals.send(deployment_id, "cancel")
+        return row is not None
 
     async def active(self) -> builtins.list[Deployment]:
         """Every deployment running or waiting for input, oldest first: what an instance

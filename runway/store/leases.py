@@ -90,9 +90,9 @@ class Leases:
     # -- taking, renewing, releasing -----------------------------------------------------------
 
     async def take(self, deployment_id: int, owner: str, ttl: float) -> Lease | None:
-        """The deployment's lease for `owner` for `ttl` seconds, when nobody holds it, it
-        lapsed, or `owner` holds it already (a new epoch either way); None while another
-        instance holds it."""
+        """The deployment's lease for `owner` for `ttl` seconds, when nobody holds it or it
+        lapsed (with the next epoch); None while it is held, by another instance or by this
+        one (whose run has it already)."""
         async with self._db.write():
             return await self._take(deployment_id, owner, ttl)
 
@@ -176,7 +176,7 @@ class Leases:
                 "epoch": leases.c.epoch + 1,
                 "expires_at": self.later(ttl),
             },
-            where=sa.or_(leases.c.expires_at <= self.now(), leases.c.owner == owner),
+            where=leases.c.expires_at <= self.now(),
         ).returning(leases.c.epoch)
         row = await self._db.fetch_one(upsert)
         return None if row is None else Lease(deployment_id, owner, int(row["epoch"]))

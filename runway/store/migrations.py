@@ -190,9 +190,16 @@ _SECRET_VERSIONS = [
 )""",
 ]
 
+_CANCEL_REQUESTS = [
+    "ALTER TABLE deployments ADD COLUMN cancel_requested_at {ts}",
+]
+
 MIGRATIONS = (
     Migration(1, "create every table", tuple(_CREATE_EVERYTHING)),
     Migration(2, "a version counter per secret input", tuple(_SECRET_VERSIONS)),
+    Migration(
+        3, "cancels requested of a deployment another instance runs", tuple(_CANCEL_REQUESTS)
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -143,6 +143,8 @@ class Deployment:
     finished_at: datetime | None = None
     rollback_of: int | None = None
     steps: tuple[Step, ...] = ()
+    cancel_requested_at: datetime | None = None
+    """When someone asked to cancel it while it ran (on whichever instance)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,14 +49,14 @@ class Store:
         self.environments = Environments(db)
         self.events_hub = EventHub()
         """Wakes this process's event streams when an event is stored."""
-        self.deployments = Deployments(db, self.events_hub)
+        self.signals = Signals(db)
+        """Signals to a deployment's owner (answers, cancels): `send` them; the executor
+        `subscribe`s and keeps those of the deployments it owns."""
+        self.deployments = Deployments(db, self.events_hub, self.signals)
         self.hosts = HostClaims(db)
         self.transitions = Transitions(db, self.events_hub)
         self.leases = Leases(db)
         self.secret_versions = SecretVersions(db)
-        self.signals = Signals(db)
-        """Signals to a deployment's owner (answers, cancels): `send` them; the executor
-        `subscribe`s and keeps those of the deployments it owns."""
         self.listener: Listener | None = None
         """Postgres: the connection that hears other instances' events and signals."""
         self._lock: InstanceLock | None = None

@@ -161,6 +161,8 @@ deployments = sa.Table(
     sa.Column("rollback_of", sa.Integer, sa.ForeignKey("deployments.id", ondelete="SET NULL")),
     # The id of the deployment's latest event, taken with UPDATE ... RETURNING.
     sa.Column("last_event_id", sa.Integer, nullable=False),
+    # A cancel asked of whichever instance runs it: written, then signalled (DESIGN.md).
+    sa.Column("cancel_requested_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("environment_id", "number", name="uq_deployments_environment_id_number"),
     sa.Index("ix_deployments_environment_id_app_number", "environment_id", "app", "number"),
     sa.Index("ix_deployments_rollback_of", "rollback_of"),

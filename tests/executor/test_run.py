@@ -105,7 +105,7 @@ async def test_a_step_waiting_for_input_holds_no_slot_and_goes_on_once_answered(
         await place.store.deployments.put_answers(
             deployment.id, [Answer(input="greeting", source="answer", value="hello")]
         )
-        executor.answered(deployment.id)
+        await executor.answered(deployment.id)
         assert await asyncio.wait_for(executor.wait(deployment.id), 60) is D.SUCCEEDED
     finally:
         await executor.close()

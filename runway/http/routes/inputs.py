@@ -65,7 +65,7 @@ async def answer_inputs(request: Request) -> Response:
         await ctx.store.deployments.add_event(
             deployment.id, "answer", {"input": answer.input}, ctx.now()
         )
-    executor(request).answered(deployment.id)
+    await executor(request).answered(deployment.id)
     return JSONResponse(await full_view(ctx, await reread(ctx, deployment)))
 
 
