@@ -11,13 +11,14 @@ import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+import asyncpg  # type: ignore[import-untyped]
 import databases
 import sqlalchemy as sa
 from databases.interfaces import Record
@@ -35,6 +36,38 @@ the server runs): within one process the write lock already queues writers."""
 
 CONNECT_TIMEOUT = 10.0
 POSTGRES_POOL = {"min_size": 1, "max_size": 10}
+
+_LOST = (
+    OSError,  # refused, reset, timed out (TimeoutError is one)
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,  # "connection is closed", a pool being closed
+    asyncpg.exceptions.OperatorInterventionError,  # the server shutting down or restarting
+)
+_SQLITE_UNAVAILABLE = ("locked", "disk", "unable to open", "readonly", "busy")
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether a driver's exception means the database cannot be used now (not a bug of the
+    query): translated to DatabaseUnavailable, which callers answer with 503 and retry."""
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error).lower() for word in _SQLITE_UNAVAILABLE)
+    return isinstance(error, _LOST)
+
+
+@contextlib.contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """Driver errors meaning the database is away become DatabaseUnavailable, naming `url`."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        raise
+    except Exception as error:
+        if unavailable(error):
+            raise DatabaseUnavailable(
+                f"the database at {url} cannot be used now: {_reason(error)}"
+            ) from error
+        raise
+
 
 # SQLite and Postgres both cap bind parameters per statement (32766 and 32767).
 MAX_PARAMS = 30_000
@@ -170,15 +203,18 @@ class Db:
 
     async def fetch_one(self, query: ClauseElement | str) -> Row | None:
         self._check_open()
-        return await self._db.fetch_one(query)
+        with _translated(self.url):
+            return await self._db.fetch_one(query)
 
     async def fetch_all(self, query: ClauseElement | str) -> list[Row]:
         self._check_open()
-        return await self._db.fetch_all(query)
+        with _translated(self.url):
+            return await self._db.fetch_all(query)
 
     async def execute(self, query: ClauseElement | str) -> None:
         self._check_open()
-        await self._db.execute(query)
+        with _translated(self.url):
+            await self._db.execute(query)
 
     async def notify(self, channel: str, payload: str) -> None:
         """Postgres: `NOTIFY channel, payload`, delivered when the current write transaction
@@ -206,7 +242,7 @@ class Db:
             return
         per = max(1, MAX_PARAMS // max(1, len(rows[0])))
         for start in range(0, len(rows), per):
-            await self._db.execute(sa.insert(table).values(list(rows[start : start + per])))
+            await self.execute(sa.insert(table).values(list(rows[start : start + per])))
 
     def insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that can say ON CONFLICT (both dialects spell it the same)."""
@@ -218,8 +254,9 @@ class Db:
     async def session(self) -> AsyncIterator[None]:
         """Keep one connection for the current task until the block ends (session state, such as
         a Postgres advisory lock, lives as long as the connection)."""
-        async with self._db.connection():
-            yield
+        with _translated(self.url):
+            async with self._db.connection():
+                yield
 
     async def lock(self, *names: str) -> None:
         """Inside `write()`: hold named locks until the transaction ends, so that check-then-write
@@ -253,23 +290,29 @@ class Db:
         committed: list[Callable[[], None]] = []
         pending = self._committed.set(committed)
         try:
-            if self.backend == "postgresql":
-                async with self._db.transaction():
+            with _translated(self.url):
+                async with self._transaction():
                     yield
-            else:
-                async with self._write_lock, self._db.connection() as connection:
-                    await connection.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield
-                    except BaseException:
-                        await _rollback(connection)
-                        raise
-                    await connection.execute("COMMIT")
         finally:
             self._committed.reset(pending)
             self._writer.reset(token)
         for callback in committed:
             callback()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        if self.backend == "postgresql":
+            async with self._db.transaction():
+                yield
+        else:
+            async with self._write_lock, self._db.connection() as connection:
+                await connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    await _rollback(connection)
+                    raise
+                await connection.execute("COMMIT")
 
 
 def _prepare_sqlite(path: str) -> None:
