@@ -30,6 +30,7 @@ from runway.executor.states import ACTIVE, check_deployment
 from runway.store import Deployment, DeploymentStatus, NotFound, Store, StoreError
 from runway.store.leases import Lease, LeaseLost
 from runway.store.notify import MISSED, Signal
+from runway.store.transitions import StatusChanged
 
 log = logging.getLogger("runway.executor")
 
@@ -97,10 +98,15 @@ class Executor:
         store's StatusChanged when it is already final."""
         check_deployment(deployment.status, D.CANCELLED)
         if deployment.status is D.CREATED:
-            await self.store.transitions.deployment(
-                deployment.id, D.CANCELLED, allowed_from=(D.CREATED,), now=self.clock()
-            )
-            return
+            try:
+                await self.store.transitions.deployment(
+                    deployment.id, D.CANCELLED, allowed_from=(D.CREATED,), now=self.clock()
+                )
+                return
+            except StatusChanged as error:
+                if error.current not in ACTIVE:
+                    raise
+                # Started since it was read: cancel it as the running deployment it is.
         await self.store.deployments.request_cancel(deployment.id, self.clock())
         run = self._runs.get(deployment.id)
         if run is not None:

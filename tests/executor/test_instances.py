@@ -55,3 +55,20 @@ async def test_a_cancel_given_to_another_instance_is_written_then_done_by_the_ow
     finally:
         await owner.close()
         await other.close()
+
+
+async def test_a_cancel_of_a_deployment_read_before_it_started_cancels_the_run(
+    place: Place,
+) -> None:
+    await place.world.behave(slow_delay=120.0)
+    deployment = await place.deployment(SLOW)  # read as `created`
+    executor = place.executor()
+    try:
+        await executor.start(deployment)
+        await until(place, deployment, lambda d: statuses(d)["first"] is S.WAITING_READY)
+        await asyncio.wait_for(executor.cancel(deployment), 20)  # the stale, `created` copy
+    finally:
+        await executor.close()
+    done = await place.reread(deployment)
+    assert done.status is D.CANCELLED
+    assert statuses(done) == {"first": S.CANCELLED, "second": S.CANCELLED}
