@@ -25,11 +25,8 @@ import argparse
 import asyncio
 import cProfile
 import io
-import os
 import pstats
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -38,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 from runway.deploy import SecretRef, Target
 from runway.deploy.connection import Cluster, connect
@@ -47,6 +43,7 @@ from runway.deploy.environments import prepare_environment
 from runway.deploy.input_secrets import store_secret_input
 from runway.deploy.steps import run_step
 from runway.planner import Plan, plan_source
+from runway.simcluster.process import SimProcess, run_simulator
 
 TARGET_MS = 10.0
 WIDTH = 20
@@ -90,42 +87,17 @@ def configuration(services: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass
-class Simulator:
-    url: str
-    kubeconfig: Path
-    pid: int
-
-    def cpu(self) -> float:
-        """The simulator process's CPU seconds so far (user + system)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def requests(self) -> int:
-        return int(httpx.get(f"{self.url}/_sim/requests", params={"since": 1 << 62}).json()["next"])
-
-
 @contextmanager
-def simulator(directory: Path) -> Iterator[Simulator]:
+def simulator(directory: Path) -> Iterator[SimProcess]:
     """`runway sim-cluster --admin` in its own process, ready_delay 0."""
-    kubeconfig = directory / "kubeconfig"
-    command = [sys.executable, "-m", "runway", "sim-cluster", "--admin", "--port", "0"]
-    with (directory / "sim.log").open("wb") as log:
-        process = subprocess.Popen(
-            [*command, "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not kubeconfig.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the simulator did not start: {process.returncode}")
-                time.sleep(0.02)
-            url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-            httpx.put(f"{url}/_sim/behaviour", json={"ready_delay": 0}).raise_for_status()
-            yield Simulator(url, kubeconfig, process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with run_simulator(directory) as sim:
+        httpx.put(f"{sim.url}/_sim/behaviour", json={"ready_delay": 0}).raise_for_status()
+        yield sim
+
+
+def requests_of(sim: SimProcess) -> int:
+    """How many API requests the simulator has received so far."""
+    return int(httpx.get(f"{sim.url}/_sim/requests", params={"since": 1 << 62}).json()["next"])
 
 
 @dataclass
@@ -147,15 +119,15 @@ class Figures:
         )
 
 
-async def measured(sim: Simulator, steps: int, run: Callable[[], Awaitable[None]]) -> Figures:
+async def measured(sim: SimProcess, steps: int, run: Callable[[], Awaitable[None]]) -> Figures:
     # Asking the admin API costs this process CPU too: done outside the measured window.
-    requests = sim.requests()
+    requests = requests_of(sim)
     sim_cpu = sim.cpu()
     cpu, wall = time.process_time(), time.perf_counter()
     await run()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     sim_cpu = sim.cpu() - sim_cpu
-    return Figures(steps, cpu, sim_cpu, wall, sim.requests() - requests)
+    return Figures(steps, cpu, sim_cpu, wall, requests_of(sim) - requests)
 
 
 async def deploy_all(cluster: Cluster, plan: Plan, target: Target, concurrency: int) -> None:

@@ -35,7 +35,6 @@ import contextlib
 import cProfile
 import io
 import json
-import os
 import pstats
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from runway.deploy.connection import Cluster, connect
 from runway.executor.executor import Executor
 from runway.executor.run import Limits
 from runway.http import Settings, create_app
+from runway.simcluster.process import SimProcess, run_simulator
 from runway.store import Store, sqlite_url
 
 ROOT = Path(__file__).parents[1]
@@ -92,45 +92,17 @@ def probed(configuration: str) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def cpu_of(pid: int) -> float:
-    """A process's CPU seconds so far (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-@dataclass
-class Simulator:
-    url: str
-    kubeconfig: Path
-    pid: int
-
-
 @contextlib.contextmanager
-def simulator(directory: Path, delay: float) -> Iterator[Simulator]:
+def simulator(directory: Path, delay: float) -> Iterator[SimProcess]:
     """`runway sim-cluster --admin` in its own process, containers ready after `delay`."""
-    kubeconfig = directory / "kubeconfig"
-    command = [sys.executable, "-m", "runway", "sim-cluster", "--admin", "--port", "0"]
-    with (directory / "sim.log").open("wb") as log:
-        process = subprocess.Popen(
-            [*command, "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not kubeconfig.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the simulator did not start: {process.returncode}")
-            time.sleep(0.02)
-        url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        httpx.put(f"{url}/_sim/behaviour", json={"ready_delay": delay}).raise_for_status()
-        yield Simulator(url, kubeconfig, process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with run_simulator(directory) as sim:
+        httpx.put(f"{sim.url}/_sim/behaviour", json={"ready_delay": delay}).raise_for_status()
+        yield sim
 
 
 @dataclass
@@ -193,7 +165,7 @@ class Run:
 
 
 async def run(
-    bench: Server, sim: Simulator, configuration: str, profiler: cProfile.Profile | None
+    bench: Server, sim: SimProcess, configuration: str, profiler: cProfile.Profile | None
 ) -> Run:
     """Create, start and wait for one deployment of `configuration`; its figures."""
     made = await bench.client.post(
@@ -225,7 +197,7 @@ async def run(
     if connected.strip() != "connected":
         raise SystemExit(f"the event reader did not connect: {connected!r}")
 
-    sim_cpu, cpu, wall = cpu_of(sim.pid), time.process_time(), time.perf_counter()
+    sim_cpu, cpu, wall = sim.cpu(), time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
     started = await bench.client.post(f"/api/v1/deployments/{number}/start")
@@ -236,7 +208,7 @@ async def run(
     if profiler is not None:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    sim_cpu = cpu_of(sim.pid) - sim_cpu
+    sim_cpu = sim.cpu() - sim_cpu
 
     output = await asyncio.to_thread(reader.stdout.read)
     reader.wait(timeout=30)

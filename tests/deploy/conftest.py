@@ -13,24 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from runway.deploy.connection import Cluster, connect
 from runway.deploy.errors import DeployError
+from runway.simcluster.process import SimProcess, run_simulator
 
 REAL = os.environ.get("RUNWAY_TEST_KUBECONFIG")
-START_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -38,49 +33,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass(frozen=True)
-class SimProcess:
-    """A simulated cluster serving in a process of its own: its API and admin API (`/_sim`)
-    at `url`, the kubeconfig that points at it, and its process id (to read its CPU time)."""
-
-    url: str
-    kubeconfig: Path
-    pid: int
-    log: Path
-
-
-def start_simulator(directory: Path, *extra: str) -> Iterator[SimProcess]:
-    """Run `runway sim-cluster --admin` until the generator is closed; yields it once it serves.
-
-    The kubeconfig it writes (atomically) says it is up and where: its server is the URL."""
-    kubeconfig = directory / "kubeconfig"
-    log = directory / "sim.log"
-    command = [sys.executable, "-m", "runway", "sim-cluster", "--admin", "--port", "0"]
-    command += ["--kubeconfig", str(kubeconfig), *extra]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not kubeconfig.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the simulated cluster did not start: {log.read_text()}")
-                time.sleep(0.02)
-            document = yaml.safe_load(kubeconfig.read_text())
-            url = str(document["clusters"][0]["cluster"]["server"])
-            yield SimProcess(url, kubeconfig, process.pid, log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture(scope="session")
 def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     """The session's simulated cluster process (started on first use)."""
-    yield from start_simulator(tmp_path_factory.mktemp("simcluster"))
+    with run_simulator(tmp_path_factory.mktemp("simcluster")) as sim:
+        yield sim
 
 
 @dataclass
