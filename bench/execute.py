@@ -57,6 +57,7 @@ from runway.executor.run import Limits
 from runway.http import Settings, create_app
 from runway.simcluster.process import SimProcess, run_simulator
 from runway.store import Store, sqlite_url
+from runway.store.records import Event
 
 ROOT = Path(__file__).parents[1]
 PASSWORD = "bench password, long enough"
@@ -120,16 +121,13 @@ class Server:
 async def server(directory: Path, cluster: Cluster, limit: int) -> AsyncIterator[Server]:
     listening = listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{listening.getsockname()[1]}"
-    settings = Settings(database_url=sqlite_url(directory), public_url=url)
+    limits = Limits(per_deployment=limit, per_instance=limit)
+    settings = Settings(database_url=sqlite_url(directory), public_url=url, limits=limits)
     store = await Store.open(settings.database_url)
     hashed = PasswordHasher().hash(PASSWORD)
     await store.users.create_first_admin_directly("admin", hashed, datetime.now(UTC))
     app = create_app(settings, store, cluster=cluster)
-    # create_app's executor takes the default Limits; the bench sets its own (the server's
-    # lifespan resumes and closes whichever executor the context holds).
-    limits = Limits(per_deployment=limit, per_instance=limit)
-    executor = Executor(store, cluster, limits=limits, settings=settings.render)
-    app.state.runway.executor = executor
+    executor = app.state.runway.executor
     uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(uvicorn_server.serve(sockets=[listening]))
     try:
@@ -162,6 +160,7 @@ class Run:
     sim_cpu: float
     latencies: list[float]
     status: str
+    phases: dict[str, list[float]]
 
 
 async def run(
@@ -210,6 +209,7 @@ async def run(
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     sim_cpu = sim.cpu() - sim_cpu
 
+    phases = step_phases(await bench.store.deployments.events(number, limit=100_000))
     output = await asyncio.to_thread(reader.stdout.read)
     reader.wait(timeout=30)
     latencies = [float(x) for x in json.loads(output)]
@@ -221,7 +221,24 @@ async def run(
         sim_cpu,
         latencies,
         str(status),
+        phases,
     )
+
+
+def step_phases(events: list[Event]) -> dict[str, list[float]]:
+    """Seconds each step spent applying (`applying` to `waiting_ready`) and waiting for
+    readiness (to `succeeded`), from the stored events: where the wall time goes."""
+    seen: dict[str, dict[str, float]] = {}
+    for event in events:
+        if event.type == "step":
+            step, status = str(event.data.get("step")), str(event.data.get("status"))
+            seen.setdefault(step, {})[status] = event.at.timestamp()
+    phases: dict[str, list[float]] = {"applying": [], "waiting_ready": []}
+    for times in seen.values():
+        if {"applying", "waiting_ready", "succeeded"} <= times.keys():
+            phases["applying"].append(times["waiting_ready"] - times["applying"])
+            phases["waiting_ready"].append(times["succeeded"] - times["waiting_ready"])
+    return phases
 
 
 def latency_line(name: str, values: list[float]) -> str:
@@ -277,6 +294,13 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(latency_line("events", big.latencies) + f"  (target p99 <= {TARGET_P99 * 1000:g} ms)")
     print(latency_line("idle", one.latencies) + "  (baseline: the one-step deployment)")
+    for phase, seconds in big.phases.items():
+        if seconds:
+            print(
+                f"{phase:<14} per step: p50 {quantile(seconds, 0.5):.2f} s  p90 "
+                f"{quantile(seconds, 0.9):.2f} s  max {max(seconds):.2f} s (one step alone: "
+                f"{quantile(one.phases[phase], 0.5) if one.phases[phase] else 0:.2f} s)"
+            )
     missed = [
         name
         for name, ok in (

@@ -210,7 +210,7 @@ def test_sigterm_closes_the_database_and_exits_0(tmp_path: Path):
     with serving(tmp_path / "data", tmp_path / "serve.log") as server:
         code = server.stop(signal.SIGTERM)
         log = server.output()
-    assert "Disconnected from database" in log, log
+    assert "closed the database at" in log, log
     assert code == 0
 
 
@@ -220,7 +220,7 @@ def test_sigint_shuts_down_without_a_traceback(tmp_path: Path):
         log = server.output()
     assert code in (0, 130), code  # 130: the conventional status after Ctrl-C
     assert "Application shutdown complete" in log
-    assert "Disconnected from database" in log
+    assert "closed the database at" in log
     no_traceback(log)
 
 
@@ -256,3 +256,44 @@ def test_kube_sim_runs_the_simulated_cluster_beside_the_server(tmp_path: Path):
         assert "deployments go to the simulated cluster" in server.output()
         assert server.stop() == 0
     no_traceback(server.output())
+
+
+def test_sigterm_ends_open_event_streams_and_stops_within_seconds(tmp_path: Path):
+    """A dashboard or `deploy --follow` left connected must not hold a stopping server up:
+    its stream ends (the client resumes elsewhere with Last-Event-ID) and the server exits."""
+    import threading
+
+    with serving(tmp_path / "data", tmp_path / "serve.log", "--kube", "sim") as server:
+        made = httpx.post(
+            f"{server.url}/api/v1/setup",
+            json={"setup_token": server.setup_token(), "username": "ann", "password": PASSWORD},
+        )
+        auth = {"Authorization": f"Bearer {made.json()['token']}"}
+        httpx.post(f"{server.url}/api/v1/environments", json={"name": "one"}, headers=auth)
+        hello = (Path(__file__).parents[1] / "examples" / "hello.yaml").read_bytes()
+        created = httpx.post(
+            f"{server.url}/api/v1/environments/one/deployments",
+            content=hello,
+            headers={**auth, "Content-Type": "application/yaml"},
+        )
+        assert created.status_code == 201, created.text
+        url = f"{server.url}/api/v1/deployments/{created.json()['id']}/events"
+        lines: list[str] = []
+        opened, ended = threading.Event(), threading.Event()
+
+        def follow() -> None:
+            with httpx.stream("GET", url, headers=auth, timeout=60) as response:
+                for line in response.iter_lines():
+                    lines.append(line)
+                    opened.set()
+            ended.set()
+
+        threading.Thread(target=follow, daemon=True).start()
+        assert opened.wait(20), "the stream did not begin"
+        began = time.monotonic()
+        code = server.stop(signal.SIGTERM)
+        took = time.monotonic() - began
+        assert ended.wait(5), "the stream is still open"
+    assert code == 0
+    assert took < 4.0, f"stopping took {took:.1f} s with a stream open"
+    assert any(line.startswith("event: deployment") for line in lines)

@@ -26,6 +26,15 @@ def _port(text: str) -> int:
     return port
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds (a lease timing); a ValueError is a usage error, as for
+    `_port`."""
+    seconds = float(text)
+    if not 0 < seconds < float("inf"):
+        raise ValueError(text)
+    return seconds
+
+
 def _database_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add(
@@ -39,6 +48,41 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
         default=_env("DATA_DIR", platformdirs.user_data_dir("runway")),
         metavar="DIR",
         help="where the embedded SQLite database lives",
+    )
+
+
+def _instance_flags(parser: argparse.ArgumentParser) -> None:
+    """How this instance shares deployments with the others on one database (DESIGN.md,
+    Executing): its name, and the timings of its leases. Shorter leases take a crashed
+    instance's deployments over sooner, at the price of more writes."""
+    add = parser.add_argument
+    add(
+        "--instance-name",
+        default=_env("INSTANCE_NAME"),
+        metavar="NAME",
+        help="this instance's name in leases and its User-Agent (default: host-pid-random)",
+    )
+    add(
+        "--lease-ttl",
+        type=_seconds,
+        default=_env("LEASE_TTL"),
+        metavar="SECONDS",
+        help="how long a deployment's lease lasts unless renewed: a crashed instance's "
+        "deployments are taken over after it (default 10)",
+    )
+    add(
+        "--lease-renew",
+        type=_seconds,
+        default=_env("LEASE_RENEW"),
+        metavar="SECONDS",
+        help="seconds between renewals of this instance's leases (default 3)",
+    )
+    add(
+        "--lease-scan",
+        type=_seconds,
+        default=_env("LEASE_SCAN"),
+        metavar="SECONDS",
+        help="seconds between looks for deployments nobody holds (default 3)",
     )
 
 
@@ -70,6 +114,7 @@ def add_commands(commands: Commands) -> None:
         metavar="CIDRS",
         help="proxies whose X-Forwarded-For is believed (comma-separated)",
     )
+    _instance_flags(serve)
     serve.set_defaults(run=run_serve)
 
     setup = commands.add_parser(

@@ -8,8 +8,10 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -25,6 +27,8 @@ from runway.auth.passwords import check_password
 from runway.cli.common import Namespace, fail, read_passwords
 from runway.deploy.connection import Cluster, connect
 from runway.deploy.errors import ClusterUnavailable
+from runway.executor.executor import instance_name
+from runway.executor.run import Limits
 from runway.http import Settings, create_app
 from runway.http.access import AccessLog
 from runway.http.settings import SETUP_TOKEN_LIFETIME
@@ -32,6 +36,9 @@ from runway.simcluster import SimCluster
 from runway.store import Store, StoreError, sqlite_url
 
 log = logging.getLogger("runway")
+
+GRACE = 5
+"""Seconds a stopping server waits for requests in flight before it ends them."""
 
 
 def database_url(args: Namespace) -> str:
@@ -47,13 +54,21 @@ def run_serve(args: Namespace) -> int:
     except ValueError as error:
         return fail(f"--trusted-proxies: {error}")
     try:
+        limits = lease_limits(args)
+    except ValueError as error:
+        return fail(str(error))
+    try:
         listening = listen(args.host, args.port)
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     port = listening.getsockname()[1]
     public_url = args.public_url or f"http://{args.host}:{port}"
     settings = Settings(
-        database_url=database_url(args), public_url=public_url, trusted_proxies=trusted
+        database_url=database_url(args),
+        public_url=public_url,
+        trusted_proxies=trusted,
+        limits=limits,
+        instance=args.instance_name or instance_name(),
     )
     try:
         return asyncio.run(serve(settings, listening, args.kube, Path(args.data_dir)))
@@ -61,6 +76,25 @@ def run_serve(args: Namespace) -> int:
         return fail(str(error))
     finally:
         listening.close()
+
+
+def lease_limits(args: Namespace) -> Limits:
+    """The executor's limits with the lease timings given (`--lease-ttl`, `--lease-renew`,
+    `--lease-scan`; the defaults of Limits otherwise). ValueError unless a lease is renewed at
+    least twice within its time to live: one late renewal must not lose it (a run stops acting
+    on the cluster a little before its lease lapses, not only once it did)."""
+    given = {
+        name: getattr(args, name)
+        for name in ("lease_ttl", "lease_renew", "lease_scan")
+        if getattr(args, name, None) is not None
+    }
+    limits = replace(Limits(), **given)
+    if limits.lease_renew * 2 > limits.lease_ttl:
+        raise ValueError(
+            f"--lease-renew ({limits.lease_renew:g}) must be at most half of --lease-ttl "
+            f"({limits.lease_ttl:g}), so that a lease outlives one late renewal"
+        )
+    return limits
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -97,7 +131,9 @@ async def serve(
     store = await Store.open(settings.database_url, serving=True)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
-        cluster, problem = await _cluster(kube, data, stack, sim_ready_delay)
+        cluster, problem = await _cluster(
+            kube, data, stack, sim_ready_delay, instance=settings.instance
+        )
         await announce_setup_token(store, settings)
         app = create_app(settings, store, cluster=cluster, cluster_problem=problem)
         config = uvicorn.Config(
@@ -105,9 +141,16 @@ async def serve(
             log_level="info",
             lifespan="on",
             access_log=False,  # AccessLog instead: it keeps invite secrets out of the log
+            # Streams still open then (followed logs) are ended: a stop takes seconds.
+            timeout_graceful_shutdown=GRACE,
         )
-        server = _Server(config)
-        log.info("runway serving %s (database: %s)", settings.public_url, store.backend)
+        server = _Server(config, on_exit=store.events_hub.close)
+        log.info(
+            "runway serving %s (database: %s, instance %s)",
+            settings.public_url,
+            store.backend,
+            settings.instance,
+        )
         serving = asyncio.create_task(server.serve(sockets=[listening]))
         try:
             kept = started is None or await _after_start(server, serving, started)
@@ -138,9 +181,15 @@ async def _after_start(
 
 
 async def _cluster(
-    kube: str, data: Path, stack: contextlib.AsyncExitStack, sim_ready_delay: float | None = None
+    kube: str,
+    data: Path,
+    stack: contextlib.AsyncExitStack,
+    sim_ready_delay: float | None = None,
+    *,
+    instance: str | None = None,
 ) -> tuple[Cluster | None, str | None]:
-    """The cluster deployments go to, or None and why: the server serves without one."""
+    """The cluster deployments go to, or None and why: the server serves without one. Its
+    requests say which `instance` sends them (the User-Agent)."""
     mode = kube
     if kube == "sim":
         simulated = SimCluster()
@@ -152,7 +201,7 @@ async def _cluster(
         mode = str(data / "sim.kubeconfig")
         simulated.write_kubeconfig(mode)
     try:
-        cluster = await connect(mode)
+        cluster = await connect(mode, instance=instance)
     except ClusterUnavailable as error:
         problem = f"{error}; deployments cannot start (try --kube sim for the simulated cluster)"
         log.warning("no cluster: %s", problem)
@@ -168,7 +217,16 @@ async def _cluster(
 class _Server(uvicorn.Server):
     """uvicorn, except that SIGTERM and SIGINT end `serve()` and return: uvicorn's own handling
     re-raises the signal once it has shut down, which kills the process before runway closes
-    its database."""
+    its database. `on_exit` is called at once on either: event streams end then, instead of
+    keeping uvicorn waiting for their connections to close."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -20,7 +20,9 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, new_client_from_config
 
+from runway import __version__
 from runway.deploy.errors import ClusterUnavailable, DeployError, NotFound, translate
+from runway.deploy.informers import Informers
 
 SIMULATED = "runway-sim"
 """The cluster and context name of runway's simulated cluster (runway.simcluster)."""
@@ -48,6 +50,8 @@ class Cluster:
         """Where its configuration came from: `in-cluster` or the kubeconfig's path."""
         self.simulated = simulated
         """Whether this is runway's simulated cluster (`runway-sim`), where nothing runs."""
+        self.informers = Informers(self)
+        """The shared watches of this cluster's collections (readiness reads them)."""
 
     @property
     def url(self) -> str:
@@ -62,7 +66,8 @@ class Cluster:
         await self.close()
 
     async def close(self) -> None:
-        """Close the client's connections."""
+        """Stop the shared watches and close the client's connections."""
+        await self.informers.close()
         await self.api.close()
 
     async def version(self) -> dict[str, Any]:
@@ -192,11 +197,25 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         yield line
 
 
-async def connect(mode: str) -> Cluster:
+def user_agent(instance: str | None = None) -> str:
+    """The User-Agent runway sends to the cluster: its version and, when several instances
+    share the work, which one is asking (the API server's audit log then says who did what)."""
+    agent = f"runway/{__version__}"
+    return f"{agent} (instance {instance})" if instance else agent
+
+
+async def connect(mode: str, *, instance: str | None = None) -> Cluster:
     """The cluster that `mode` names: `auto` (runway's service account inside a pod, else
     `$KUBECONFIG`, else `~/.kube/config`) or the path of a kubeconfig (a simulated cluster's
-    too). ClusterUnavailable, saying why, when there is none or it cannot be read; it does not
-    contact the server (see `Cluster.reachable`)."""
+    too), its requests sent as `instance` (see `user_agent`). ClusterUnavailable, saying why,
+    when there is none or it cannot be read; it does not contact the server (see
+    `Cluster.reachable`)."""
+    cluster = await _connect(mode)
+    cluster.api.user_agent = user_agent(instance)
+    return cluster
+
+
+async def _connect(mode: str) -> Cluster:
     if mode == "auto":
         if os.environ.get("KUBERNETES_SERVICE_HOST") and SERVICE_ACCOUNT_TOKEN.exists():
             return _in_cluster()

@@ -13,10 +13,10 @@ the pod and container, on: `ErrImagePull` that persists, `ImagePullBackOff`, `In
 the `ErrImagePull` of the containers it is given as `pull_errors`, and `wait_ready` gives it
 those seen in `ErrImagePull` without a break for `PULL_GRACE` seconds (PullErrors).
 
-`verdict` decides from what was read and touches no cluster; `wait_ready` watches the workload,
-its ReplicaSets and pods (runway.deploy.watch: one list and one open watch each, not a GET per
-poll) and applies it on every change and on a timer, temporary errors survived until the step's
-timeout.
+`verdict` decides from what was read and touches no cluster; `wait_ready` reads the workload,
+its ReplicaSets and pods from the cluster's shared watches (runway.deploy.informers: one list
+and one open watch per collection for every wait at once, not a GET per poll) and applies it on
+every change and on a timer, temporary errors survived until the step's timeout.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from runway.deploy.connection import Cluster
-from runway.deploy.errors import PermanentError, TemporaryError
-from runway.deploy.watch import Snapshot, watch_objects
+from runway.deploy.errors import PermanentError
+from runway.deploy.informers import labelled, named
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -290,15 +290,6 @@ TICK = 1.0
 PULL_GRACE = 3.0
 """Seconds a container must stay in `ErrImagePull` before that fails the step."""
 
-WATCH_TIMEOUT = 60
-"""The `timeoutSeconds` of a wait's watches: each is opened again every minute (one request),
-so a connection that died without a word is noticed within a minute and a half."""
-
-
-def label_selector(labels: dict[str, Any]) -> str:
-    """`{a: 1, b: 2}` -> `a=1,b=2`, the `labelSelector` query's form."""
-    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
-
 
 class PullErrors:
     """Since when each container (`pod/container`) has been seen in `ErrImagePull`, to tell a
@@ -327,38 +318,30 @@ class PullErrors:
         return min(pending, default=None)
 
 
-@dataclass
-class _Seen:
-    """What the watches of one wait have seen: each one's latest snapshot once it has listed,
-    the last temporary error (cleared by the next snapshot), or why a watch gave up."""
-
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    snapshots: dict[str, Snapshot] = field(default_factory=dict)
-    error: TemporaryError | None = None
-    failure: Exception | None = None
-
-
 async def wait_ready(
     cluster: Cluster,
     manifest: dict[str, Any],
     *,
     timeout: float,
+    applied: dict[str, Any] | None = None,
     tick: float = TICK,
     pull_grace: float = PULL_GRACE,
 ) -> Ready:
     """Wait until the workload `manifest` describes (already applied) is ready: a Deployment
     by the rollout-status rules, a Job by its `Complete` condition; anything else at once.
+    `applied` is the object as the apply answered it (read here when not given): the wait
+    judges that version of it or a later one, never an earlier one still in a watch's cache.
 
-    It watches (runway.deploy.watch) the workload (`metadata.name=NAME`), a Deployment's
-    ReplicaSets and the pods (a Deployment's selector, a Job's `job-name=NAME`), and applies
+    It reads the cluster's shared watches (runway.deploy.informers) of the namespace's
+    workloads of that kind, its ReplicaSets and its pods, picks the workload by name and the
+    ReplicaSets and pods by a Deployment's selector (a Job's `job-name=NAME`), and applies
     `verdict` whenever one of them changes, and at least every `tick` seconds. `ErrImagePull`
     fails the step once it has persisted `pull_grace` seconds (see PullErrors).
 
     StepFailed (a PermanentError) when it fails, saying why in plain words, or when it is
     not ready after `timeout` seconds (with the last state seen); also when the workload does
     not exist. Temporary errors of the cluster are survived until then; other PermanentErrors
-    of the cluster are raised as they are. Every watch is closed when it returns, raises or is
-    cancelled."""
+    of the cluster are raised as they are."""
     kind = str(manifest.get("kind") or "")
     if kind not in WAITED_FOR:
         return Ready(f"a {kind or 'object'} is not waited for")
@@ -366,101 +349,115 @@ async def wait_ready(
     name, namespace = str(meta["name"]), str(meta["namespace"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    seen = _Seen()
+    if applied is None:
+        applied = await _existing(cluster, kind, name, namespace)
+    version = _Version.of(applied)
     pulls = PullErrors(pull_grace)
-    targets = _targets(manifest, kind, name, namespace)
-    tasks = [asyncio.create_task(_follow(cluster, seen, *target)) for target in targets]
+    collections = _collections(kind, namespace)
+    labels = _pod_labels(manifest, kind, name)
+    changed = asyncio.Event()
     last = "nothing read yet"
-    try:
-        while True:
-            seen.changed.clear()
-            now = loop.time()
-            if seen.failure is not None:
-                raise seen.failure
-            if len(seen.snapshots) == len(targets):
-                workload = seen.snapshots["workload"].get(name)
-                if workload is None:
-                    raise StepFailed(f"{kind} {name} does not exist (was it applied?)")
-                found = verdict(
-                    {**workload, "kind": kind},
-                    list(seen.snapshots["pods"].values()),
-                    list(seen.snapshots.get("replicasets", {}).values()),
-                    pull_errors=pulls.persisting(now),
+    async with contextlib.AsyncExitStack() as stack:
+        informers = {
+            which: await stack.enter_async_context(
+                cluster.informers.read(
+                    path, changed, named(name) if which == "workload" else labelled(labels)
                 )
-                if isinstance(found, Ready):
-                    return found
-                if isinstance(found, Failed):
-                    raise StepFailed(found.reason)
-                pulls.saw(found.pull_errors, now)
-                last = found.reason
+            )
+            for which, path in collections.items()
+        }
+        checked = -tick  # when a workload missing from the cache was last looked up
+        while True:
+            changed.clear()
+            now = loop.time()
+            for informer in informers.values():
+                if informer.failure is not None:
+                    raise informer.failure
+            if all(informer.objects is not None for informer in informers.values()):
+                workload = informers["workload"].get(name)
+                if workload is None and now - checked >= tick:
+                    checked = now
+                    await _existing(cluster, kind, name, namespace)  # StepFailed when gone
+                if workload is None or not version.seen_in(workload):
+                    last = f"the cluster has not yet shown {kind} {name} as applied"
+                else:
+                    found = verdict(
+                        {**workload, "kind": kind},
+                        informers["pods"].select(labels),
+                        informers["replicasets"].select(labels) if kind == "Deployment" else [],
+                        pull_errors=pulls.persisting(now),
+                    )
+                    if isinstance(found, Ready):
+                        return found
+                    if isinstance(found, Failed):
+                        raise StepFailed(found.reason)
+                    pulls.saw(found.pull_errors, now)
+                    last = found.reason
             remaining = deadline - now
             if remaining <= 0:
                 said = f"{kind} {name} not ready after {timeout:g} s: {last}"
-                if seen.error is not None:
-                    said += f" (the cluster could not be read: {seen.error})"
+                errors = [str(i.error) for i in informers.values() if i.error is not None]
+                if errors:
+                    said += f" (the cluster could not be read: {errors[0]})"
                 raise StepFailed(said)
             wake = min(tick, remaining, (pulls.due(now) or deadline) - now)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancel that comes
+            # as the event is set, and a cancelled wait would then go on for its whole timeout.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(seen.changed.wait(), max(wake, 0.0))
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
+                async with asyncio.timeout(max(wake, 0.0)):
+                    await changed.wait()
 
 
-def _targets(
-    manifest: dict[str, Any], kind: str, name: str, namespace: str
-) -> list[tuple[str, str, str | None, str | None]]:
-    """The watches a wait needs: (which, collection path, label selector, field selector)."""
-    group = "apps" if kind == "Deployment" else "batch"
-    plural = "deployments" if kind == "Deployment" else "jobs"
-    workload = (
-        "workload",
-        f"/apis/{group}/v1/namespaces/{namespace}/{plural}",
-        None,
-        f"metadata.name={name}",
-    )
-    pods = f"/api/v1/namespaces/{namespace}/pods"
-    if kind == "Job":
-        return [workload, ("pods", pods, label_selector({JOB_NAME_LABEL: name}), None)]
-    match = ((manifest.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    selector = label_selector(match)
-    replicasets = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
-    return [
-        workload,
-        ("replicasets", replicasets, selector, None),
-        ("pods", pods, selector, None),
-    ]
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """Which version of a workload the wait judges: the applied object's or a later one (the
+    same uid, at least its generation)."""
+
+    uid: str
+    generation: int
+
+    @classmethod
+    def of(cls, workload: dict[str, Any]) -> _Version:
+        meta = workload.get("metadata") or {}
+        return cls(str(meta.get("uid") or ""), _int(meta.get("generation")))
+
+    def seen_in(self, workload: dict[str, Any]) -> bool:
+        found = _Version.of(workload)
+        return found.uid == self.uid and found.generation >= self.generation
 
 
-async def _follow(
-    cluster: Cluster,
-    seen: _Seen,
-    which: str,
-    path: str,
-    labels: str | None,
-    fields: str | None,
-) -> None:
-    """Keep `seen.snapshots[which]` current until cancelled; wake the wait on every change."""
-
-    def heard(error: TemporaryError) -> None:
-        seen.error = error
-        seen.changed.set()
-
-    watch = watch_objects(
-        cluster,
-        path,
-        label_selector=labels,
-        field_selector=fields,
-        timeout_seconds=WATCH_TIMEOUT,
-        on_error=heard,
-    )
+def _int(value: Any) -> int:
     try:
-        async with contextlib.aclosing(watch) as snapshots:
-            async for snapshot in snapshots:
-                seen.snapshots[which] = snapshot
-                seen.error = None
-                seen.changed.set()
-    except Exception as error:  # a PermanentError (or a bug): the wait raises it
-        seen.failure = error
-        seen.changed.set()
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+async def _existing(cluster: Cluster, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    """The workload as the cluster has it now; StepFailed when it does not exist."""
+    path = _collections(kind, namespace)["workload"]
+    found = await cluster.get(f"{path}/{name}")
+    if found is None:
+        raise StepFailed(f"{kind} {name} does not exist (was it applied?)")
+    return found
+
+
+def _collections(kind: str, namespace: str) -> dict[str, str]:
+    """The collections a wait reads: the namespace's workloads of `kind`, its pods and, for
+    a Deployment, its ReplicaSets."""
+    group, plural = ("apps", "deployments") if kind == "Deployment" else ("batch", "jobs")
+    found = {
+        "workload": f"/apis/{group}/v1/namespaces/{namespace}/{plural}",
+        "pods": f"/api/v1/namespaces/{namespace}/pods",
+    }
+    if kind == "Deployment":
+        found["replicasets"] = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
+    return found
+
+
+def _pod_labels(manifest: dict[str, Any], kind: str, name: str) -> dict[str, str]:
+    """The labels the workload's pods (and a Deployment's ReplicaSets) carry."""
+    if kind == "Job":
+        return {JOB_NAME_LABEL: name}
+    match = ((manifest.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {str(key): str(value) for key, value in match.items()}

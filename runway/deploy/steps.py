@@ -103,13 +103,16 @@ async def run_step(
     timeout: float,
     retry: Retry = RETRY,
     on_applied: Callable[[], Awaitable[None]] | None = None,
+    may_act: Callable[[], None] | None = None,
 ) -> StepResult:
     """Render `step` of `plan` for `target`, server-side apply its objects in order, then wait
     up to `timeout` seconds for its Deployment or Job (the step's own `timeout`, which bounds
     readiness; applying is bounded by `retry`). StepError when any stage fails.
 
     `on_applied` is awaited once everything is applied, before the wait: the executor records
-    there that the step is waiting for readiness (what it raises, run_step raises)."""
+    there that the step is waiting for readiness (what it raises, run_step raises).
+    `may_act` is called before each object is applied: the executor raises there once it is no
+    longer sure to hold the deployment (what it raises, run_step raises, applying nothing more)."""
     hide = _Hider(target)
     began = time.perf_counter()
     try:
@@ -118,7 +121,10 @@ async def run_step(
         raise StepError(step, Stage.RENDER, hide(str(error)), retryable=False) from None
     rendered = time.perf_counter()
     applied: list[Applied] = []
+    answers: list[dict[str, Any]] = []
     for manifest in manifests:
+        if may_act is not None:
+            may_act()
         try:
             answer = await apply(cluster, manifest, retry)
         except DeployError as error:
@@ -126,16 +132,17 @@ async def run_step(
             reason = said if said.startswith(what) else f"{what}: {said}"
             raise StepError(step, Stage.APPLY, reason, retryable=_retryable(error)) from None
         applied.append(_applied(manifest, answer))
+        answers.append(answer)
     done_applying = time.perf_counter()
     if on_applied is not None:
         await on_applied()
     waiting = time.perf_counter()
     ready = "nothing to wait for"
-    for manifest in manifests:
+    for manifest, answer in zip(manifests, answers, strict=True):
         if manifest.get("kind") not in WAITED_FOR:
             continue
         try:
-            ready = (await wait_ready(cluster, manifest, timeout=timeout)).reason
+            ready = (await wait_ready(cluster, manifest, timeout=timeout, applied=answer)).reason
         except DeployError as error:
             raise StepError(
                 step, Stage.READY, hide(str(error)), retryable=_retryable(error)

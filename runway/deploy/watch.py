@@ -1,9 +1,10 @@
 """List-then-watch: the objects of one collection, kept current by a watch that survives drops.
 
-`watch_objects` does what client-go's reflector and kopf's watcher do, in small: it lists the
-collection (GET), yields its objects by name, then watches from the list's resourceVersion
-(`watch=true`, `allowWatchBookmarks=true`, `timeoutSeconds`), applies every ADDED, MODIFIED and
-DELETED event and yields the new snapshot. A BOOKMARK only moves the resourceVersion.
+`watch_changes` does what client-go's reflector and kopf's watcher do, in small: it lists the
+collection (GET), yields its objects by name (`Listed`), then watches from the list's
+resourceVersion (`watch=true`, `allowWatchBookmarks=true`, `timeoutSeconds`) and yields every
+ADDED, MODIFIED and DELETED event (`Changed`). A BOOKMARK only moves the resourceVersion.
+`watch_objects` applies them and yields each new snapshot.
 
 When the server ends the watch (its `timeoutSeconds`) the watch is opened again at once from the
 last resourceVersion seen; when the connection drops or the cluster fails for a moment (a
@@ -20,16 +21,40 @@ Objects are keyed by `metadata.name`: watch one namespace's collection or a clus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from runway.deploy.connection import Cluster
 from runway.deploy.errors import Gone, TemporaryError
+
+if TYPE_CHECKING:  # the cluster's informers watch through this module
+    from runway.deploy.connection import Cluster
 
 Snapshot = dict[str, dict[str, Any]]
 """The objects of a collection by name, as last seen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """The collection as listed: every object by name (what was known before is replaced)."""
+
+    objects: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """One watch event: `type` is ADDED, MODIFIED or DELETED."""
+
+    type: str
+    object: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return _name(self.object)
+
 
 WATCH_TIMEOUT = 300
 """Seconds the server keeps one watch open (`timeoutSeconds`) before the watcher opens another.
@@ -73,13 +98,48 @@ async def watch_objects(
 
     The watch's connection closes when the iteration ends: iterate inside
     `contextlib.aclosing(...)` when you may stop early, so that happens at once."""
+    changes = watch_changes(
+        cluster,
+        path,
+        label_selector=label_selector,
+        field_selector=field_selector,
+        timeout_seconds=timeout_seconds,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        on_error=on_error,
+    )
+    objects: Snapshot = {}
+    async with contextlib.aclosing(changes) as events:
+        async for change in events:
+            if isinstance(change, Listed):
+                objects = dict(change.objects)
+            elif change.type == "DELETED":
+                objects.pop(change.name, None)
+            else:
+                objects[change.name] = change.object
+            yield dict(objects)
+
+
+async def watch_changes(
+    cluster: Cluster,
+    path: str,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    timeout_seconds: int = WATCH_TIMEOUT,
+    backoff: float = 0.2,
+    max_backoff: float = 5.0,
+    on_error: Callable[[TemporaryError], None] | None = None,
+) -> AsyncGenerator[Listed | Changed, None]:
+    """What `watch_objects` is made of: the collection as listed (`Listed`, again after
+    every list), then each change (`Changed`), for whoever keeps the objects themselves (the
+    shared informers, which index them). Errors and closing as `watch_objects`."""
     selectors: list[tuple[str, str]] = []
     if label_selector:
         selectors.append(("labelSelector", label_selector))
     if field_selector:
         selectors.append(("fieldSelector", field_selector))
     loop = asyncio.get_running_loop()
-    objects: Snapshot = {}
     version: str | None = None  # None: list (again) before watching
     failures = 0
     while True:
@@ -87,9 +147,8 @@ async def watch_objects(
         try:
             if version is None:
                 listed = await cluster.request("GET", path, query=selectors)
-                objects = {_name(item): item for item in listed.get("items") or []}
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-                yield dict(objects)
+                yield Listed({_name(item): item for item in listed.get("items") or []})
             query = [
                 *selectors,
                 ("watch", "true"),
@@ -111,11 +170,7 @@ async def watch_objects(
                     failures = 0
                     if kind == "BOOKMARK":
                         continue
-                    if kind == "DELETED":
-                        objects.pop(_name(obj), None)
-                    else:  # ADDED, MODIFIED
-                        objects[_name(obj)] = obj
-                    yield dict(objects)
+                    yield Changed(kind, obj)
             if events or loop.time() - opened >= _SHORT_WATCH:
                 failures = 0  # the server ended a good watch: open the next one at once
             else:

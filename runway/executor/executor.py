@@ -117,7 +117,7 @@ class Executor:
                 deployment.id, self.instance, self.limits.lease_ttl
             )
             if lease is not None:
-                self._spawn(lease)
+                self._spawn(lease, took_over=True)
         task = self._tasks.get(deployment.id)
         if task is not None:
             await asyncio.wait([task], timeout=CANCEL_SETTLE)
@@ -247,7 +247,7 @@ class Executor:
             self.instance, self.limits.lease_ttl, room, exclude=list(self._tasks)
         )
         for lease in taken:
-            self._spawn(lease)
+            self._spawn(lease, took_over=True)
         return len(taken)
 
     async def _renew(self) -> None:
@@ -293,14 +293,16 @@ class Executor:
             )
         return self.cluster
 
-    def _spawn(self, lease: Lease, *, cancelled: bool = False) -> None:
+    def _spawn(self, lease: Lease, *, cancelled: bool = False, took_over: bool = False) -> None:
+        """Run the deployment `lease` holds here; `took_over`: from an instance that stopped
+        running it, which its `lease` event (naming this instance) says."""
         deployment_id = lease.deployment_id
         if deployment_id in self._tasks or self._closing:
             return
         self._leases[deployment_id] = lease
         self._valid_until[deployment_id] = self._held_until(asyncio.get_running_loop().time())
         self._keep_leases()
-        task = asyncio.create_task(self._run(lease, cancelled))
+        task = asyncio.create_task(self._run(lease, cancelled, took_over))
         self._tasks[deployment_id] = task
         task.add_done_callback(lambda _: self._forget(deployment_id, task))
 
@@ -309,13 +311,21 @@ class Executor:
             del self._tasks[deployment_id]
             self._runs.pop(deployment_id, None)
 
-    async def _run(self, lease: Lease, cancelled: bool) -> DeploymentStatus | None:
+    async def _run(self, lease: Lease, cancelled: bool, took_over: bool) -> DeploymentStatus | None:
         deployment_id = lease.deployment_id
         try:
             deployment = await self.store.deployments.get(deployment_id)
             if deployment is None or deployment.status not in ACTIVE:
                 await self._release(lease)
                 return None
+            if took_over:
+                await self.store.transitions.event(
+                    deployment_id,
+                    "lease",
+                    {"instance": self.instance},
+                    now=self.clock(),
+                    lease=lease,
+                )
             environment = await self.store.environments.by_id(deployment.environment_id)
             if environment is None:
                 raise NotFound(f"environment {deployment.environment_id}")

@@ -25,6 +25,7 @@ from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError
 from runway.deploy.steps import StepError, run_step
 from runway.executor.answers import Resolved, resolve
+from runway.executor.batch import StepWrites
 from runway.executor.finish import finish, ingress_hosts
 from runway.executor.secrets import read_secret_values
 from runway.executor.states import STEP_FINAL, STEP_STARTED, check_deployment, step_sources
@@ -121,6 +122,9 @@ class DeploymentRun:
         self._reused: Sequence[Any] | None = None
         """The answers of the app's last successful deployment (fixed for this run)."""
         self.waiting_ready: set[str] = set()
+        self._writes = StepWrites(self._store_steps)
+        self._asked: set[str] = set()
+        """The inputs this run asked for (a `question` event each, once)."""
 
     # -- signals from outside (answers, cancel) ------------------------------------------------
 
@@ -150,6 +154,7 @@ class DeploymentRun:
             return await self._loop()
         finally:
             await self._stop_steps()
+            await self._writes.settle()
 
     async def _loop(self) -> DeploymentStatus:
         failed = [step for step in self.deployment.steps if step.status is S.FAILED]
@@ -203,7 +208,11 @@ class DeploymentRun:
             missing = answers.missing(self.plan.step(name).needs)
             if missing:
                 if self.status[name] is not S.WAITING_FOR_INPUT:
-                    await self._step(name, S.WAITING_FOR_INPUT, f"needs {', '.join(missing)}")
+                    asked = [input for input in missing if input not in self._asked]
+                    self._asked.update(asked)
+                    await self._step(
+                        name, S.WAITING_FOR_INPUT, f"needs {', '.join(missing)}", asked
+                    )
                 left.append(name)
             elif len(self.running) < self.limits.per_deployment:
                 self.running[name] = asyncio.create_task(self._run_step(name, answers))
@@ -267,6 +276,7 @@ class DeploymentRun:
                     target,
                     timeout=self.limits.step_timeout,
                     on_applied=applied,
+                    may_act=self._check_lease,
                 )
                 self.waiting_ready.discard(name)
                 await self._step(name, S.SUCCEEDED)
@@ -345,8 +355,8 @@ class DeploymentRun:
         return D.SUCCEEDED
 
     async def _end(self, status: D, unstarted: S, reason: str) -> DeploymentStatus:
-        """Every step not final becomes `unstarted` (skipped or cancelled), then the deployment
-        `status`, each with its event."""
+        """Every step not final becomes `unstarted` (skipped or cancelled), and the deployment
+        `status`, each with its event, in one transaction."""
         changes = []
         for name, current in self.status.items():
             if current in STEP_FINAL:
@@ -360,27 +370,32 @@ class DeploymentRun:
             else:
                 said = reason if unstarted is S.SKIPPED else None
                 changes.append(StepChange(name, unstarted, step_sources(unstarted), said))
-        await self.store.transitions.steps(
-            self.deployment.id, changes, now=self.clock(), lease=self.lease
-        )
-        for change in changes:
-            self.status[change.step] = change.status
         data: dict[str, Any] = {}
         if self.failure is not None:
             data["step"] = self.failure[0]
-        await self._deployment(status, reason, data)
+        async with self.store.transitions.together():
+            await self.store.transitions.steps(
+                self.deployment.id, changes, now=self.clock(), lease=self.lease
+            )
+            await self._deployment(status, reason, data)
+        for change in changes:
+            self.status[change.step] = change.status
         return status
 
     # -- stored transitions --------------------------------------------------------------------
 
-    async def _step(self, name: str, status: S, reason: str | None = None) -> None:
-        await self.store.transitions.steps(
-            self.deployment.id,
-            [StepChange(name, status, step_sources(status), reason)],
-            now=self.clock(),
-            lease=self.lease,
-        )
+    async def _step(
+        self, name: str, status: S, reason: str | None = None, questions: Sequence[str] = ()
+    ) -> None:
+        """Store the step's change (with a `question` event for each of `questions`)."""
+        change = StepChange(name, status, step_sources(status), reason, tuple(questions))
+        await self._writes.write(change)
         self.status[name] = status
+
+    async def _store_steps(self, changes: Sequence[StepChange]) -> None:
+        await self.store.transitions.steps(
+            self.deployment.id, changes, now=self.clock(), lease=self.lease
+        )
 
     async def _deployment(
         self, status: D, reason: str | None = None, data: dict[str, Any] | None = None

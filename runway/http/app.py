@@ -93,7 +93,12 @@ def create_app(
 
     def _context(opened: Store) -> Context:
         executor = Executor(
-            opened, cluster, settings=settings.render, cluster_problem=cluster_problem
+            opened,
+            cluster,
+            limits=settings.limits,
+            settings=settings.render,
+            cluster_problem=cluster_problem,
+            instance=settings.instance,
         )
         return Context(
             settings, opened, cluster=cluster, cluster_problem=cluster_problem, executor=executor

@@ -9,6 +9,7 @@ from runway.auth import LoginLimits, PasswordHasher
 from runway.auth.addresses import Network
 from runway.deploy import RenderSettings
 from runway.deploy.environment_objects import EnvironmentSettings
+from runway.executor.run import Limits
 
 SETUP_TOKEN_LIFETIME = timedelta(hours=24)
 
@@ -31,6 +32,10 @@ class Settings:
     and whether an app's URLs are https."""
     environments: EnvironmentSettings = field(default_factory=EnvironmentSettings)
     """What goes into every environment's namespace besides the owner's quota."""
+    limits: Limits = field(default_factory=Limits)
+    """The executor's limits, its lease timings among them (`--lease-ttl` and the others)."""
+    instance: str | None = None
+    """This instance's name among those sharing the database (None: the executor makes one)."""
 
     def monitor_url(self, deployment_id: int) -> str:
         return f"{self.public_url.rstrip('/')}/ui/deployments/{deployment_id}"

@@ -1,6 +1,6 @@
 """runway's database: every query, on SQLite (the embedded default) or Postgres.
 
-Only this package imports `databases` and SQLAlchemy. Callers get plain records
+Only this package imports SQLAlchemy and the database drivers. Callers get plain records
 (`runway.store.records`) and the errors of `runway.store.errors`.
 """
 

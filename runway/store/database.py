@@ -1,7 +1,16 @@
-"""The connection: `databases` over SQLite (aiosqlite) or Postgres (asyncpg), and write transactions
-that behave the same on both.
+"""The connection to SQLite or Postgres, and write transactions that behave the same on both.
 
-Only this module talks to `databases` directly; the query modules go through `Db`.
+Only this module talks to the engines directly; the query modules go through `Db`.
+
+Postgres: SQLAlchemy's async engine over asyncpg, pooled. SQLite: SQLAlchemy's engine over the
+standard sqlite3 module, run on the event loop's own thread (runway.store.sqlite_loop says why
+and how it never blocks the loop for long).
+
+Why not `databases` (which runway used first): it opens a new connection, and on SQLite a new
+aiosqlite thread, for every task that touches the database, and compiles every statement
+anew. A deployment step runs in several tasks, so each step paid for several connections and
+threads; the pool, the compiled cache and SQLite without threads remove all three
+(bench/execute.py).
 """
 
 from __future__ import annotations
@@ -19,39 +28,62 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
-import databases
 import sqlalchemy as sa
-from databases.interfaces import Record
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
 from runway.store.errors import DatabaseUnavailable
+from runway.store.sqlite_loop import SQLiteOnLoop
 
 Backend = Literal["sqlite", "postgresql"]
-Row = Record
 
 SQLITE_BUSY_TIMEOUT = 30.0
 """Seconds a SQLite writer waits for another process's write transaction (`runway setup` while
 the server runs): within one process the write lock already queues writers."""
 
 CONNECT_TIMEOUT = 10.0
-POSTGRES_POOL = {"min_size": 1, "max_size": 10}
+POSTGRES_POOL = 10
+"""Connections kept per instance (a URL's `max_size` overrides it), and how many more it opens
+for a burst."""
+POSTGRES_OVERFLOW = 10
+IDLE_IN_TRANSACTION = "5s"
+"""How long Postgres lets a transaction sit idle (its client frozen) before ending it: runway's
+write transactions never wait on anything but the database, so a live instance never idles
+this long in one."""
 
 _LOST = (
     OSError,  # refused, reset, timed out (TimeoutError is one)
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,  # "connection is closed", a pool being closed
     asyncpg.exceptions.OperatorInterventionError,  # the server shutting down or restarting
+    # Two transactions in each other's way (the server chose this one to fail): nothing was
+    # written, and the same request again succeeds.
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
 )
 _SQLITE_UNAVAILABLE = ("locked", "disk", "unable to open", "readonly", "busy")
 
 
 def unavailable(error: BaseException) -> bool:
     """Whether a driver's exception means the database cannot be used now (not a bug of the
-    query): translated to DatabaseUnavailable, which callers answer with 503 and retry."""
-    if isinstance(error, sqlite3.OperationalError):
-        return any(word in str(error).lower() for word in _SQLITE_UNAVAILABLE)
-    return isinstance(error, _LOST)
+    query): translated to DatabaseUnavailable, which callers answer with 503 and retry.
+    SQLAlchemy's wrappers are looked through to the driver's own exception."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    found: BaseException | None = error
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        if isinstance(found, sqlite3.OperationalError):
+            if any(word in str(found).lower() for word in _SQLITE_UNAVAILABLE):
+                return True
+        elif isinstance(found, _LOST):
+            return True
+        orig = getattr(found, "orig", None)
+        found = orig if isinstance(orig, BaseException) else found.__cause__
+    return False
 
 
 @contextlib.contextmanager
@@ -112,50 +144,103 @@ def backend_of(url: str) -> Backend:
     )
 
 
-class _SQLiteConnection(sqlite3.Connection):
-    """Every SQLite connection `databases` opens (one per task) enforces foreign keys, which
-    SQLite leaves off per connection by default: ON DELETE CASCADE depends on it."""
+class Row:
+    """A result row, read by column name (`row["id"]`) or position (`row[0]`)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.execute("PRAGMA foreign_keys = ON")
+    __slots__ = ("_row",)
+
+    def __init__(self, row: sa.Row[Any]) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, int):
+            return self._row[key]
+        return self._row._mapping[key]
+
+    def __repr__(self) -> str:
+        return f"Row({dict(self._row._mapping)!r})"
+
+
+def _postgres_engine(parsed: sa.URL) -> tuple[AsyncEngine, sa.URL]:
+    """The pooled engine for a Postgres URL, and the URL it connects with."""
+    query = dict(parsed.query)
+    pool_size = int(str(query.pop("max_size", POSTGRES_POOL)))
+    query.pop("min_size", None)
+    # libpq URLs say `sslmode`, which asyncpg's `ssl` accepts as is (`require`, ...).
+    sslmode = query.pop("sslmode", None)
+    if sslmode is not None and "ssl" not in query:
+        query["ssl"] = sslmode
+    parsed = parsed.set(drivername="postgresql+asyncpg", query=query)
+    engine = create_async_engine(
+        parsed,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT,
+            # An instance frozen (SIGSTOP, a stalled VM) inside a write transaction would hold
+            # its row locks (a lease held FOR SHARE) until it wakes, blocking the takeover of
+            # its deployments: the server ends such a transaction after this long instead.
+            "server_settings": {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION},
+        },
+        pool_size=pool_size,
+        max_overflow=POSTGRES_OVERFLOW,
+        pool_timeout=CONNECT_TIMEOUT,
+    )
+    return engine, parsed
+
+
+Connection = AsyncConnection | sa.Connection
+
+
+async def _run(connection: Connection, query: ClauseElement | str) -> sa.CursorResult[Any]:
+    """Run a Core statement, or a raw SQL string as the driver takes it (DDL, advisory locks:
+    no bind parameters, so a colon in it means nothing). SQLite's run where they are called."""
+    if isinstance(connection, AsyncConnection):
+        if isinstance(query, str):
+            return await connection.exec_driver_sql(query)
+        return await connection.execute(query)  # type: ignore[call-overload,no-any-return]
+    if isinstance(query, str):
+        return connection.exec_driver_sql(query)
+    return connection.execute(query)  # type: ignore[call-overload,no-any-return]
 
 
 class Db:
-    """A connected database and how to write to it safely."""
+    """A connected database and how to write to it safely.
+
+    A statement outside `write()` and `session()` runs in autocommit mode: on Postgres on a
+    pooled connection, on SQLite on the reader connection. `write()` (and on Postgres
+    `session()`) keeps one connection for the task until the block ends; a task started inside
+    gets its own. Compiled statements are cached by SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
         self.url = safe_url(url)
         self.backend: Backend = backend_of(url)
-        options: dict[str, Any]
+        parsed = make_url(url)
+        self._sqlite: SQLiteOnLoop | None = None
+        self._engine: AsyncEngine | None = None
         if self.backend == "sqlite":
-            url = re.sub(r"^sqlite\+aiosqlite:", "sqlite:", url, flags=re.IGNORECASE)
-            options = {"factory": _SQLiteConnection, "timeout": SQLITE_BUSY_TIMEOUT}
+            self._parsed = parsed
+            self._sqlite = SQLiteOnLoop(parsed, SQLITE_BUSY_TIMEOUT)
         else:
-            url = re.sub(r"^(postgres|postgresql\+asyncpg):", "postgresql:", url, flags=re.I)
-            given = dict(parse_qsl(urlsplit(url).query))
-            options = {k: v for k, v in POSTGRES_POOL.items() if k not in given}
-            options["timeout"] = CONNECT_TIMEOUT
-            # `databases` reads only `ssl` from the query; libpq URLs say `sslmode`, which
-            # asyncpg's `ssl` accepts as is (`require`, `verify-full`, ...).
-            if "sslmode" in given and "ssl" not in given:
-                options["ssl"] = given["sslmode"]
-        self._db = databases.Database(url, **options)
+            self._engine, self._parsed = _postgres_engine(parsed)
+            # Outside a transaction: no BEGIN/ROLLBACK round trips around each statement.
+            self._plain = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._open = False
         self._write_lock = asyncio.Lock()
+        self._bound: ContextVar[tuple[asyncio.Task[Any] | None, Connection] | None] = ContextVar(
+            f"runway.store.bound.{id(self)}", default=None
+        )
         self._writer: ContextVar[asyncio.Task[Any] | None] = ContextVar(
             f"runway.store.writer.{id(self)}", default=None
         )
         self._committed: ContextVar[list[Callable[[], None]]] = ContextVar(
             f"runway.store.committed.{id(self)}"
         )
-        self._ssl = options.get("ssl")
 
     @property
     def sqlite_path(self) -> Path | None:
         """The SQLite database's file; None on Postgres and for in-memory databases."""
         if self.backend != "sqlite":
             return None
-        name = str(self._db.url.database or "")
+        name = str(self._parsed.database or "")
         if not name or name == ":memory:" or name.startswith("file:"):
             return None
         return Path(name).resolve()
@@ -163,16 +248,16 @@ class Db:
     def dedicated_options(self) -> dict[str, Any]:
         """Postgres: the keyword arguments of `asyncpg.connect` for a connection of its own,
         outside the pool (the listener's), reaching the same server as the pool does."""
-        url = self._db.url
+        url = self._parsed
         options: dict[str, Any] = {
-            "host": url.hostname,
+            "host": url.host,
             "port": url.port,
             "user": url.username,
             "password": url.password,
             "database": url.database,
             "timeout": CONNECT_TIMEOUT,
         }
-        ssl = self._ssl if self._ssl is not None else url.options.get("ssl")
+        ssl = url.query.get("ssl")
         if ssl is not None:
             ssl = str(ssl).lower()
             options["ssl"] = {"true": True, "false": False}.get(ssl, ssl)
@@ -181,11 +266,13 @@ class Db:
     async def connect(self) -> None:
         """Connect and make sure the database answers; DatabaseUnavailable when it does not."""
         try:
-            if self.backend == "sqlite":
-                # Opened with sqlite3 first: aiosqlite leaves a thread behind when it fails to open.
-                await asyncio.to_thread(_prepare_sqlite, self._db.url.database)
-            await self._db.connect()
-            await self._db.fetch_one("SELECT 1")
+            if self._sqlite is not None:
+                await asyncio.to_thread(_prepare_sqlite, str(self._parsed.database))
+                self._sqlite.open()
+            else:
+                async with self._plain.connect() as connection:
+                    await connection.exec_driver_sql("SELECT 1")
+            self._open = True
         except Exception as error:
             await self.close()
             raise DatabaseUnavailable(
@@ -193,28 +280,64 @@ class Db:
             ) from error
 
     async def close(self) -> None:
-        if self._db.is_connected:
-            await self._db.disconnect()
+        self._open = False
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self._engine is not None:
+            await self._engine.dispose()
 
     def _check_open(self) -> None:
-        # `databases` would go on opening SQLite connections after disconnect().
-        if not self._db.is_connected:
+        # The engine would open new connections after dispose().
+        if not self._open:
             raise DatabaseUnavailable(f"the store for {self.url} is closed")
 
-    async def fetch_one(self, query: ClauseElement | str) -> Row | None:
+    def _task_connection(self) -> Connection | None:
+        """The connection `write()` or `session()` keeps for the current task, if any."""
+        bound = self._bound.get()
+        if bound is not None and bound[0] is asyncio.current_task():
+            return bound[1]
+        return None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
         self._check_open()
         with _translated(self.url):
-            return await self._db.fetch_one(query)
+            kept = self._task_connection()
+            if kept is not None:
+                yield kept
+            elif self._sqlite is not None:
+                assert self._sqlite.reader is not None
+                yield self._sqlite.reader
+            else:
+                async with self._plain.connect() as connection:
+                    yield connection
+
+    @contextlib.contextmanager
+    def _bind(self, connection: Connection) -> Iterator[None]:
+        token = self._bound.set((asyncio.current_task(), connection))
+        try:
+            yield
+        finally:
+            self._bound.reset(token)
+
+    async def fetch_one(self, query: ClauseElement | str) -> Row | None:
+        async with self._connection() as connection:
+            row = (await _run(connection, query)).first()
+        return None if row is None else Row(row)
 
     async def fetch_all(self, query: ClauseElement | str) -> list[Row]:
-        self._check_open()
-        with _translated(self.url):
-            return await self._db.fetch_all(query)
+        async with self._connection() as connection:
+            rows = (await _run(connection, query)).all()
+        return [Row(row) for row in rows]
 
     async def execute(self, query: ClauseElement | str) -> None:
-        self._check_open()
-        with _translated(self.url):
-            await self._db.execute(query)
+        if self._sqlite is not None and self._task_connection() is None:
+            # SQLite's reader never writes: a write outside write() waits its turn like any.
+            async with self.write():
+                await self.execute(query)
+            return
+        async with self._connection() as connection:
+            await _run(connection, query)
 
     async def notify(self, channel: str, payload: str) -> None:
         """Postgres: `NOTIFY channel, payload`, delivered when the current write transaction
@@ -254,9 +377,14 @@ class Db:
     async def session(self) -> AsyncIterator[None]:
         """Keep one connection for the current task until the block ends (session state, such as
         a Postgres advisory lock, lives as long as the connection)."""
+        if self._task_connection() is not None or self._sqlite is not None:
+            yield  # SQLite: nothing lives in a session that runway uses
+            return
+        self._check_open()
         with _translated(self.url):
-            async with self._db.connection():
-                yield
+            async with self._plain.connect() as connection:
+                with self._bind(connection):
+                    yield
 
     async def lock(self, *names: str) -> None:
         """Inside `write()`: hold named locks until the transaction ends, so that check-then-write
@@ -291,8 +419,9 @@ class Db:
         pending = self._committed.set(committed)
         try:
             with _translated(self.url):
-                async with self._transaction():
-                    yield
+                async with self._transaction() as connection:
+                    with self._bind(connection):
+                        yield
         finally:
             self._committed.reset(pending)
             self._writer.reset(token)
@@ -300,19 +429,23 @@ class Db:
             callback()
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        if self.backend == "postgresql":
-            async with self._db.transaction():
-                yield
-        else:
-            async with self._write_lock, self._db.connection() as connection:
-                await connection.execute("BEGIN IMMEDIATE")
-                try:
-                    yield
-                except BaseException:
-                    await _rollback(connection)
-                    raise
-                await connection.execute("COMMIT")
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        if self._sqlite is None:
+            assert self._engine is not None
+            async with self._engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock:
+            self._check_open()
+            writer = await self._sqlite.begin()
+            try:
+                yield writer
+                writer.commit()
+            except BaseException:
+                # SQLite has already rolled back after some errors.
+                with contextlib.suppress(sa.exc.OperationalError):
+                    writer.rollback()
+                raise
 
 
 def _prepare_sqlite(path: str) -> None:
@@ -334,12 +467,6 @@ def _prepare_sqlite(path: str) -> None:
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError(f"cannot switch the database to WAL mode: {mode}")
         time.sleep(0.02)
-
-
-async def _rollback(connection: databases.core.Connection) -> None:
-    # SQLite has already rolled back after some errors; closing the connection ends it anyway.
-    with contextlib.suppress(sqlite3.OperationalError):
-        await connection.execute("ROLLBACK")
 
 
 def _reason(error: BaseException) -> str:

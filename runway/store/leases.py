@@ -116,7 +116,10 @@ class Leases:
             .limit(limit)
         )
         if self._db.backend == "postgresql":
-            query = query.with_for_update(of=deployments, skip_locked=True)
+            # FOR NO KEY UPDATE, not FOR UPDATE: a `take` of the same deployment inserting its
+            # lease row checks its foreign key with FOR KEY SHARE on the deployment row, which
+            # FOR UPDATE blocks while this scan waits for that very insert: a deadlock.
+            query = query.with_for_update(of=deployments, skip_locked=True, key_share=True)
         taken: list[Lease] = []
         async with self._db.write():
             for row in await self._db.fetch_all(query):

@@ -1,7 +1,7 @@
 """One instance's ear on Postgres: a dedicated connection that LISTENs to runway's channels and
 turns what it hears into this process's wake-ups (runway.store.notify).
 
-The connection is its own, not one of the `databases` pool's: a listening connection must stay
+The connection is its own, not one of the engine's pool: a listening connection must stay
 open and idle, and must not be handed to a query. When it drops (the server restarts, an
 administrator or a failover ends it, the network goes away), the listener connects again with
 backoff; notifications sent meanwhile are lost, so once it listens again it wakes every waiter
@@ -123,11 +123,14 @@ class Listener:
         gone = asyncio.Event()
         connection.add_termination_listener(lambda _: gone.set())
         while not connection.is_closed():
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gone.wait(), HEARTBEAT)
+                async with asyncio.timeout(HEARTBEAT):
+                    await gone.wait()
                 return
             try:
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                    await connection.fetchval("SELECT 1")
             except Exception as error:  # whatever it was, this connection is done for
                 log.debug("the notification connection failed its check: %s", error)
                 return
@@ -147,7 +150,8 @@ class Listener:
         if connection is None or connection.is_closed():
             return
         try:
-            await asyncio.wait_for(connection.close(), HEARTBEAT_TIMEOUT)
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                await connection.close()
         except Exception:
             connection.terminate()
 

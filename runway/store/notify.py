@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -49,6 +49,34 @@ class EventHub:
 
     def __init__(self) -> None:
         self._waiting: dict[int, asyncio.Event] = {}
+        self._watchers: dict[int, int] = {}
+        self.closing = False
+        """Set by `close()`: the server is stopping, streams end (their clients resume
+        elsewhere with Last-Event-ID) instead of holding its shutdown up."""
+
+    def close(self) -> None:
+        """The server is stopping: every waiter wakes and sees `closing`."""
+        self.closing = True
+        self.notify_all()
+
+    @contextlib.contextmanager
+    def watching(self, deployment_id: int) -> Iterator[None]:
+        """Around a reader's use of `changed(deployment_id)`: once the last reader of a
+        deployment is gone, its entry goes too (a server that streamed many deployments keeps
+        nothing of those finished)."""
+        self._watchers[deployment_id] = self._watchers.get(deployment_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._watchers.pop(deployment_id) - 1
+            if left:
+                self._watchers[deployment_id] = left
+            else:
+                self._waiting.pop(deployment_id, None)
+
+    def __len__(self) -> int:
+        """How many deployments have an entry (someone waits on them)."""
+        return len(self._waiting)
 
     def notify(self, deployment_id: int) -> None:
         """The deployment has new events (committed)."""

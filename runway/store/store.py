@@ -100,6 +100,7 @@ class Store:
             if self.listener is not None:
                 await self.listener.close()
             await self._db.close()
+            log.info("closed the database at %s", self._db.url)
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -108,7 +109,8 @@ class Store:
     async def ready(self) -> bool:
         """Whether the database answers and is fully migrated (for `/readyz`); never raises."""
         try:
-            version = await asyncio.wait_for(current_version(self._db), READY_TIMEOUT)
+            async with asyncio.timeout(READY_TIMEOUT):
+                version = await current_version(self._db)
         except Exception as error:
             log.warning("the database at %s is not ready: %s", self._db.url, error)
             return False

@@ -9,7 +9,8 @@ so they stay contiguous per deployment whatever else writes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,8 @@ class StepChange:
     status: StepStatus
     allowed_from: Collection[StepStatus]
     reason: str | None = None
+    questions: Sequence[str] = ()
+    """Inputs the step asks for with this change: a `question` event each, after its own."""
 
 
 class Transitions:
@@ -99,7 +102,45 @@ class Transitions:
             event = await self._deployment(
                 deployment_id, status, allowed_from, now, reason, data, lease
             )
-        self._hub.notify(deployment_id)
+        self._notify(deployment_id)
+        return event
+
+    @contextlib.asynccontextmanager
+    async def together(self) -> AsyncIterator[None]:
+        """The changes made inside the block in one transaction: all stored, or none (the
+        steps left and the deployment's end, when a run ends)."""
+        async with self._db.write():
+            yield
+
+    def _notify(self, deployment_id: int) -> None:
+        """Wake this instance's streams of the deployment once what was stored is committed
+        (at the end of an enclosing `together()`, if any)."""
+        self._db.after_commit(lambda: self._hub.notify(deployment_id))
+
+    async def event(
+        self,
+        deployment_id: int,
+        type: str,
+        data: dict[str, Any],
+        *,
+        now: datetime,
+        lease: Lease | None = None,
+    ) -> Event:
+        """Store an event that changes no status (`lease`: who runs the deployment now) with
+        the next id; with `lease`, only while it is held (LeaseLost, writing nothing)."""
+        now = utc(now)
+        async with self._db.write():
+            await self._leases.hold(lease)
+            counter = await self._db.fetch_one(
+                sa.update(deployments)
+                .where(deployments.c.id == deployment_id)
+                .values(last_event_id=deployments.c.last_event_id + 1)
+                .returning(deployments.c.last_event_id)
+            )
+            if counter is None:
+                raise NotFound(f"deployment {deployment_id}")
+            event = await self._event(deployment_id, int(counter["last_event_id"]), type, data, now)
+        self._notify(deployment_id)
         return event
 
     async def start(self, deployment_id: int, *, now: datetime) -> Event:
@@ -136,7 +177,7 @@ class Transitions:
                 None,
                 None,
             )
-        self._hub.notify(deployment_id)
+        self._notify(deployment_id)
         return event
 
     async def steps(
@@ -147,18 +188,36 @@ class Transitions:
         now: datetime,
         lease: Lease | None = None,
     ) -> list[Event]:
-        """Change several steps at once (all or none), each with its `step` event, in order.
+        """Change several steps at once (all or none), each with its `step` event (and a
+        `question` event per input it asks), in order.
         StatusChanged, with nothing changed, when one step is not where its change may come
-        from; NotFound when the deployment or a step is gone."""
+        from; NotFound when the deployment or a step is gone.
+
+        One statement per step, then one for all their event ids and one for all the events:
+        steps that settle together (a layer of a wide deployment) cost one transaction."""
         now = utc(now)
         if not changes:
             return []
         async with self._db.write():
             await self._leases.hold(lease)
-            found: list[Event] = []
             for change in changes:
-                found.append(await self._step(deployment_id, change, now, lease))
-        self._hub.notify(deployment_id)
+                await self._step(deployment_id, change, now)
+            bodies = [body for change in changes for body in _bodies(change)]
+            counter = await self._db.fetch_one(
+                sa.update(deployments)
+                .where(deployments.c.id == deployment_id)
+                .values(last_event_id=deployments.c.last_event_id + len(bodies))
+                .returning(deployments.c.last_event_id)
+            )
+            if counter is None:
+                raise NotFound(f"deployment {deployment_id}")
+            first = int(counter["last_event_id"]) - len(bodies) + 1
+            found = [
+                Event(deployment_id, first + offset, now, type, body)
+                for offset, (type, body) in enumerate(bodies)
+            ]
+            await self._events(found)
+        self._notify(deployment_id)
         return found
 
     async def _deployment(
@@ -201,9 +260,7 @@ class Transitions:
             body["reason"] = reason
         return await self._event(deployment_id, int(row["last_event_id"]), "deployment", body, now)
 
-    async def _step(
-        self, deployment_id: int, change: StepChange, now: datetime, lease: Lease | None
-    ) -> Event:
+    async def _step(self, deployment_id: int, change: StepChange, now: datetime) -> None:
         values: dict[str, Any] = {"status": change.status.value, "reason": change.reason}
         if change.status is StepStatus.APPLYING:
             values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
@@ -227,26 +284,36 @@ class Transitions:
             if current is None:
                 raise NotFound(f"step {change.step!r} of deployment {deployment_id}")
             raise StatusChanged(f"step {change.step!r}", current["status"], change.status.value)
-        counter = await self._db.fetch_one(
-            sa.update(deployments)
-            .where(deployments.c.id == deployment_id)
-            .values(last_event_id=deployments.c.last_event_id + 1)
-            .returning(deployments.c.last_event_id)
-        )
-        if counter is None:
-            raise NotFound(f"deployment {deployment_id}")
-        body: dict[str, Any] = {"step": change.step, "status": change.status.value}
-        if change.reason is not None:
-            body["reason"] = change.reason
-        return await self._event(deployment_id, int(counter["last_event_id"]), "step", body, now)
 
     async def _event(
         self, deployment_id: int, event_id: int, type: str, data: dict[str, Any], now: datetime
     ) -> Event:
-        await self._db.execute(
-            sa.insert(events).values(
-                deployment_id=deployment_id, id=event_id, at=now, type=type, data=data
-            )
+        event = Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)
+        await self._events([event])
+        return event
+
+    async def _events(self, found: Sequence[Event]) -> None:
+        """Store `found` (of one deployment) and announce them to every instance."""
+        await self._db.insert_rows(
+            events,
+            [
+                {
+                    "deployment_id": e.deployment_id,
+                    "id": e.id,
+                    "at": e.at,
+                    "type": e.type,
+                    "data": e.data,
+                }
+                for e in found
+            ],
         )
-        await announce(self._db, deployment_id)
-        return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)
+        await announce(self._db, *{e.deployment_id for e in found})
+
+
+def _bodies(change: StepChange) -> list[tuple[str, dict[str, Any]]]:
+    """The events of one step change: its `step` event, then a `question` per input asked."""
+    body: dict[str, Any] = {"step": change.step, "status": change.status.value}
+    if change.reason is not None:
+        body["reason"] = change.reason
+    asked = [("question", {"step": change.step, "input": name}) for name in change.questions]
+    return [("step", body), *asked]

@@ -19,7 +19,6 @@ from runway.deploy.readiness import (
     Ready,
     StepFailed,
     Waiting,
-    label_selector,
     newest_replicaset,
     verdict,
     wait_ready,
@@ -233,7 +232,6 @@ def test_a_jobs_pod_that_cannot_pull_fails_it() -> None:
 
 def test_other_kinds_are_not_waited_for() -> None:
     assert isinstance(verdict({"kind": "PersistentVolumeClaim"}, []), Ready)
-    assert label_selector({"b": "2", "a": "1"}) == "a=1,b=2"
 
 
 def test_err_image_pull_persists_only_after_its_grace_without_a_break() -> None:
@@ -298,14 +296,31 @@ async def test_an_ordinary_deployment_becomes_ready(world: World, namespace_name
     manifest = await _applied(world, namespace_name, _deployment(namespace_name, "web:1", 2))
     found = await wait_ready(world.cluster, manifest, timeout=10)
     assert "2 of 2" in found.reason
-    assert not _watching()
+    await _watches_stop_after_their_linger(world)
 
 
 def _watching() -> list[asyncio.Task[Any]]:
-    """The watch tasks of waits still running in this event loop."""
+    """The shared watch tasks still running in this event loop."""
     return [
-        t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "_follow"
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "") == "Informers._watch"
     ]
+
+
+async def _watches_stop_after_their_linger(world: World) -> None:
+    """No wait reads the shared watches any more, and they stop once they linger unread."""
+    informers = world.cluster.informers
+    assert all(i.count == 0 for i in informers._informers.values())
+    informers.linger = 0.05
+    for informer in list(informers._informers.values()):  # restart their idle timers
+        async with informers.read(informer.path, asyncio.Event()):
+            pass
+    for _ in range(100):
+        if not _watching():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{len(_watching())} watches still open")
 
 
 async def _watches_opened(world: World, since: int, namespace: str) -> list[dict[str, Any]]:
@@ -333,15 +348,56 @@ async def test_a_rollout_of_seconds_is_waited_for_with_a_handful_of_requests(
     assert "2 of 2" in found.reason and took >= 2.0  # it did wait for the rollout
     requests, _ = await world.requests_since(since)
     mine = [r for r in requests if f"/namespaces/{namespace_name}/" in r["path"]]
-    # One list and one watch each of the Deployment, its ReplicaSets and its pods; polling
-    # every half second would have made three GETs per look, 12 or more in these seconds.
+    # The Deployment read once, then one list and one watch each of the namespace's
+    # Deployments, ReplicaSets and pods; polling every half second would have made three GETs
+    # per look, 12 or more in these seconds.
     watches = await _watches_opened(world, since, namespace_name)
     assert len(watches) == 3 and len(mine) <= 8, [(r["path"], r["query"]) for r in mine]
     assert all(r["method"] == "GET" for r in mine)
 
 
 @pytest.mark.anyio
-async def test_cancelling_a_wait_stops_it_at_once_and_closes_its_watches(
+async def test_waits_in_one_namespace_share_their_watches(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    first = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1"), ready_delay=0.5
+    )
+    second = _deployment(namespace_name, "web:1")
+    second["metadata"]["name"] = "blog-api"
+    labels = {**LABELS, "app.kubernetes.io/component": "api"}
+    second["spec"]["selector"]["matchLabels"] = labels
+    second["spec"]["template"]["metadata"]["labels"] = labels
+    await apply(world.cluster, second)
+    _, since = await world.requests_since(0)
+    found = await asyncio.gather(
+        *(wait_ready(world.cluster, m, timeout=30) for m in (first, second, first))
+    )
+    assert all("1 of 1" in f.reason for f in found)
+    # Three waits, two workloads: one watch each of the Deployments, ReplicaSets and pods.
+    assert len(await _watches_opened(world, since, namespace_name)) == 3
+
+
+@pytest.mark.anyio
+async def test_a_wait_judges_the_version_it_applied_not_an_older_one_in_the_cache(
+    world: World, namespace_name: str
+) -> None:
+    manifest = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1"), ready_delay=0.05
+    )
+    await wait_ready(world.cluster, manifest, timeout=10)  # the watches hold version 1, ready
+    await world.behave(ready_delay=1.5)
+    manifest["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
+    answer = await apply(world.cluster, manifest)
+    began = time.monotonic()
+    found = await wait_ready(world.cluster, manifest, timeout=30, applied=answer)
+    assert "1 of 1" in found.reason
+    assert time.monotonic() - began >= 1.0, "it judged version 1, ready in the cache"
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_wait_stops_it_at_once_and_its_watches_after_their_linger(
     world: World, namespace_name: str
 ) -> None:
     world.require_sim()
@@ -360,7 +416,7 @@ async def test_cancelling_a_wait_stops_it_at_once_and_closes_its_watches(
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert time.monotonic() - began < 2.0
-    assert not _watching()
+    await _watches_stop_after_their_linger(world)
 
 
 @pytest.mark.anyio

@@ -211,6 +211,31 @@ async def test_the_caller_hears_when_everything_is_applied_before_the_wait(
         )
 
 
+@pytest.mark.anyio
+async def test_a_caller_no_longer_sure_it_may_act_stops_the_step_between_two_objects(
+    world: World, namespace_name: str
+) -> None:
+    await prepare_environment(world.cluster, EnvironmentSpec(namespace_name, "alice", "staging"))
+    asked: list[int] = []
+
+    class LeaseGone(Exception):
+        pass
+
+    def may_act() -> None:  # sure before the first object, no longer before the second
+        asked.append(1)
+        if len(asked) > 1:
+            raise LeaseGone
+
+    target = Target(namespace_name, "staging", 1)
+    with pytest.raises(LeaseGone):
+        await run_step(
+            world.cluster, small("example/web:1"), "web", target, timeout=TIMEOUT, may_act=may_act
+        )
+    base = f"/namespaces/{namespace_name}"
+    assert await world.cluster.get(f"/apis/apps/v1{base}/deployments/shop-web") is not None
+    assert await world.cluster.get(f"/api/v1{base}/services/shop-web") is None
+
+
 # -- failures, said plainly ------------------------------------------------------------------
 
 

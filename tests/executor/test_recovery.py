@@ -44,6 +44,9 @@ async def resumed(place: Place, deployment: Deployment) -> Deployment:
         assert await asyncio.wait_for(executor.wait(deployment.id), 30) is not None
     finally:
         await executor.close()
+    # The takeover is in the history, naming the instance that took it.
+    events = await place.store.deployments.events(deployment.id)
+    assert [e.data for e in events if e.type == "lease"] == [{"instance": executor.instance}]
     return await place.reread(deployment)
 
 

@@ -109,13 +109,16 @@ async def test_a_step_waiting_for_input_holds_no_slot_and_goes_on_once_answered(
         assert await asyncio.wait_for(executor.wait(deployment.id), 60) is D.SUCCEEDED
     finally:
         await executor.close()
-    kinds = [
-        (e.type, e.data.get("status")) for e in await place.store.deployments.events(deployment.id)
-    ]
+    stored = await place.store.deployments.events(deployment.id)
+    kinds = [(e.type, e.data.get("status")) for e in stored]
     assert ("deployment", "waiting_for_input") in kinds
     assert kinds.index(("deployment", "waiting_for_input")) < kinds.index(
         ("deployment", "succeeded")
     )
+    # The question, once, right after the step that asks it began to wait for it.
+    questions = [(i, e.data) for i, e in enumerate(stored) if e.type == "question"]
+    assert [data for _, data in questions] == [{"step": "asks", "input": "greeting"}]
+    assert kinds[questions[0][0] - 1] == ("step", "waiting_for_input")
 
 
 SLOW = config("""

@@ -75,6 +75,7 @@ async def test_a_live_stream_is_woken_by_a_new_event_and_ends_at_the_final_state
     assert (await bob.post(f"/api/v1/deployments/{blog['id']}/cancel")).status_code == 200
     events, _ = await asyncio.wait_for(watching, timeout=30)
     assert [e.data["status"] for e in events] == ["created", "cancelled"]
+    assert len(world.store.events_hub) == 0  # the ended stream left nothing behind
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> asyncio.Event:

@@ -161,3 +161,49 @@ async def test_step_changes_are_all_or_none_with_contiguous_events(store: Store)
         await transitions(store).steps(
             deployment.id, [StepChange("nope", S.APPLYING, (S.PENDING,))], now=LATER
         )
+
+
+async def test_questions_follow_their_step_change_with_the_next_ids(store: Store) -> None:
+    ann = await a_user(store)
+    deployment, _ = await a_deployment(store, await an_environment(store, ann), ann)
+    await transitions(store).start(deployment.id, now=NOW)
+    events = await transitions(store).steps(
+        deployment.id,
+        [
+            StepChange("db", S.WAITING_FOR_INPUT, (S.PENDING,), "needs a, b", ("a", "b")),
+            StepChange("web", S.WAITING_FOR_INPUT, (S.PENDING,), "needs a"),
+        ],
+        now=LATER,
+    )
+    assert [(e.id, e.type, e.data) for e in events] == [
+        (3, "step", {"step": "db", "status": "waiting_for_input", "reason": "needs a, b"}),
+        (4, "question", {"step": "db", "input": "a"}),
+        (5, "question", {"step": "db", "input": "b"}),
+        (6, "step", {"step": "web", "status": "waiting_for_input", "reason": "needs a"}),
+    ]
+    assert [e.id for e in await store.deployments.events(deployment.id)] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_changes_made_together_are_all_rolled_back_when_one_is_refused(
+    store: Store,
+) -> None:
+    ann = await a_user(store)
+    deployment, _ = await a_deployment(store, await an_environment(store, ann), ann)
+    await transitions(store).start(deployment.id, now=NOW)
+
+    async def skip_then_refused_end() -> None:
+        async with transitions(store).together():
+            await transitions(store).steps(
+                deployment.id, [StepChange("db", S.SKIPPED, (S.PENDING,))], now=LATER
+            )
+            await transitions(store).deployment(
+                deployment.id, D.FAILED, allowed_from=(D.CREATED,), now=LATER
+            )  # it is running: refused, and the skip above goes with it
+
+    with pytest.raises(StatusChanged):
+        await skip_then_refused_end()
+    stored = await store.deployments.get(deployment.id)
+    assert stored is not None
+    assert stored.status is D.RUNNING
+    assert [s.status for s in stored.steps] == [S.PENDING, S.PENDING]
+    assert [e.id for e in await store.deployments.events(deployment.id)] == [1, 2]

@@ -92,34 +92,43 @@ async def _stream(
 ) -> AsyncIterator[str]:
     """The events after `after` until the deployment is final (`final`: it was already, when
     it was read before the first read of its events) and its events are all sent."""
-    hub = ctx.store.events_hub
-    quiet_since = time.monotonic()
     try:
-        while True:
-            changed = hub.changed(deployment_id)  # taken before reading: no event slips by
-            batch = await ctx.store.deployments.events(deployment_id, after=after, limit=BATCH)
-            for event in batch:
-                yield event_text(event)
-                after = event.id
-                final = final or (event.type == "deployment" and event.data.get("status") in FINAL)
-            if batch:
-                quiet_since = time.monotonic()
-            if len(batch) == BATCH:
-                continue
-            if final:
-                return
-            left = PING - (time.monotonic() - quiet_since)
-            if left <= 0:
-                if await ctx.store.credentials.authenticate(hashed, ctx.now()) is None:
-                    return
-                yield ": ping\n\n"
-                quiet_since = time.monotonic()
-                left = PING
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=min(REREAD, left))
+        with ctx.store.events_hub.watching(deployment_id):
+            async for text in _events(ctx, deployment_id, after, final, hashed):
+                yield text
     except StoreError as error:
         # The response has begun: end it; the client resumes with Last-Event-ID.
         log.warning("event stream of deployment %s ended: %s", deployment_id, error)
+
+
+async def _events(
+    ctx: Context, deployment_id: int, after: int, final: bool, hashed: str
+) -> AsyncIterator[str]:
+    hub = ctx.store.events_hub
+    quiet_since = time.monotonic()
+    while True:
+        changed = hub.changed(deployment_id)  # taken before reading: no event slips by
+        batch = await ctx.store.deployments.events(deployment_id, after=after, limit=BATCH)
+        for event in batch:
+            yield event_text(event)
+            after = event.id
+            final = final or (event.type == "deployment" and event.data.get("status") in FINAL)
+        if batch:
+            quiet_since = time.monotonic()
+        if len(batch) == BATCH:
+            continue
+        if final or hub.closing:
+            return
+        left = PING - (time.monotonic() - quiet_since)
+        if left <= 0:
+            if await ctx.store.credentials.authenticate(hashed, ctx.now()) is None:
+                return
+            yield ": ping\n\n"
+            quiet_since = time.monotonic()
+            left = PING
+        with contextlib.suppress(TimeoutError):  # (not wait_for: it can lose a cancel)
+            async with asyncio.timeout(min(REREAD, left)):
+                await changed.wait()
 
 
 routes = [

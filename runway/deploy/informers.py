@@ -1,0 +1,215 @@
+"""Shared watches: one list and one open watch per collection (the pods of a namespace, its
+ReplicaSets, its Deployments), however many readiness waits read it at once.
+
+A deployment of fifty services waits for fifty workloads in one namespace at the same time.
+With a watch per wait and per collection that was 150 lists and 150 open watches, each event
+sent to and decoded by every one of them; shared, the cluster sends each change once and runway
+decodes it once. This is client-go's shared informer (kopf and Argo CD watch the same way).
+
+An informer starts with its first reader and stops LINGER seconds after its last one left, so
+the steps of a deployment that follow each other reuse it. What it holds may be a moment
+behind the cluster: a reader that needs to see its own write compares the object's uid and
+generation with what the write answered (runway.deploy.readiness does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runway.deploy.errors import TemporaryError
+from runway.deploy.watch import WATCH_TIMEOUT, Changed, Listed, Snapshot, watch_changes
+
+if TYPE_CHECKING:  # a Cluster holds its Informers
+    from runway.deploy.connection import Cluster
+
+LINGER = 30.0
+"""Seconds an informer keeps watching after its last reader left."""
+
+
+@dataclass(eq=False)
+class Informer:
+    """The objects of one collection as last seen, indexed by label, and who to wake when
+    they change."""
+
+    path: str
+    objects: Snapshot | None = None
+    """By name; None until the first list answered. Shared: never change them."""
+    _by_label: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    error: TemporaryError | None = None
+    """The last temporary error (the watch retries), cleared by the next change."""
+    failure: Exception | None = None
+    """Why the watch gave up (a PermanentError): readers raise it."""
+    readers: dict[asyncio.Event, Interest | None] = field(default_factory=dict)
+    count: int = 0
+    task: asyncio.Task[None] | None = None
+    idle: asyncio.TimerHandle | None = None
+
+    def wake(self, *changed: dict[str, Any] | None) -> None:
+        """Wake the readers interested in any of the `changed` objects (all of them when none
+        is given: a list, an error)."""
+        for event, interest in self.readers.items():
+            if (
+                interest is None
+                or not changed
+                or any(obj is not None and interest(obj) for obj in changed)
+            ):
+                event.set()
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        return None if self.objects is None else self.objects.get(name)
+
+    def select(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The objects whose labels include all of `labels` (equality, as `matchLabels`), found
+        through the index: a wait among a thousand pods reads only its own."""
+        if self.objects is None:
+            return []
+        if not labels:
+            return [self.objects[name] for name in sorted(self.objects)]
+        sets = sorted((self._by_label.get(pair, set()) for pair in labels.items()), key=len)
+        names = set.intersection(*sets)
+        return [self.objects[name] for name in sorted(names)]
+
+    def apply(self, change: Listed | Changed) -> dict[str, Any] | None:
+        """Take a list or a change into the objects and the index; the object a change
+        replaced or deleted (None for a list)."""
+        if isinstance(change, Listed):
+            self.objects = {}
+            self._by_label = {}
+            for name, obj in change.objects.items():
+                self._put(name, obj)
+            return None
+        if self.objects is None:
+            self.objects = {}
+        old = self._forget(change.name)
+        if change.type != "DELETED":
+            self._put(change.name, change.object)
+        return old
+
+    def _put(self, name: str, obj: dict[str, Any]) -> None:
+        assert self.objects is not None
+        self.objects[name] = obj
+        for pair in _labels(obj).items():
+            self._by_label.setdefault(pair, set()).add(name)
+
+    def _forget(self, name: str) -> dict[str, Any] | None:
+        assert self.objects is not None
+        old = self.objects.pop(name, None)
+        if old is None:
+            return None
+        for pair in _labels(old).items():
+            names = self._by_label.get(pair)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self._by_label[pair]
+        return old
+
+
+Interest = Callable[[dict[str, Any]], bool]
+"""Which objects a reader cares about: it is woken only by changes to those."""
+
+
+def named(name: str) -> Interest:
+    """An interest in the object called `name`."""
+    return lambda obj: (obj.get("metadata") or {}).get("name") == name
+
+
+def labelled(labels: Mapping[str, str]) -> Interest:
+    """An interest in the objects carrying all of `labels`."""
+    wanted = dict(labels)
+
+    def matches(obj: dict[str, Any]) -> bool:
+        have = (obj.get("metadata") or {}).get("labels") or {}
+        return all(have.get(key) == value for key, value in wanted.items())
+
+    return matches
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    found = (obj.get("metadata") or {}).get("labels") or {}
+    return {str(key): str(value) for key, value in found.items()}
+
+
+class Informers:
+    """The shared watches of one cluster. Close it (or the cluster) to stop them all."""
+
+    def __init__(self, cluster: Cluster, *, linger: float = LINGER) -> None:
+        self.cluster = cluster
+        self.linger = linger
+        self._informers: dict[str, Informer] = {}
+
+    @contextlib.asynccontextmanager
+    async def read(
+        self, path: str, changed: asyncio.Event, interest: Interest | None = None
+    ) -> AsyncIterator[Informer]:
+        """The informer of the collection at `path`, started if it is not running; `changed`
+        is set whenever what it holds changes (only the objects of `interest`, when given), it
+        lists again, or an error is heard, until the block ends."""
+        informer = self._informers.get(path)
+        if informer is None or informer.failure is not None:
+            informer = Informer(path)
+            self._informers[path] = informer
+            informer.task = asyncio.create_task(self._watch(informer))
+        if informer.idle is not None:
+            informer.idle.cancel()
+            informer.idle = None
+        informer.count += 1
+        informer.readers[changed] = interest
+        if informer.objects is not None or informer.failure is not None:
+            changed.set()
+        try:
+            yield informer
+        finally:
+            informer.readers.pop(changed, None)
+            informer.count -= 1
+            if informer.count == 0:
+                loop = asyncio.get_running_loop()
+                informer.idle = loop.call_later(self.linger, self._stop, informer)
+
+    async def close(self) -> None:
+        """Stop every watch."""
+        informers = list(self._informers.values())
+        self._informers.clear()
+        for informer in informers:
+            if informer.idle is not None:
+                informer.idle.cancel()
+            if informer.task is not None:
+                informer.task.cancel()
+        await asyncio.gather(
+            *(i.task for i in informers if i.task is not None), return_exceptions=True
+        )
+
+    def _stop(self, informer: Informer) -> None:
+        if informer.count == 0 and self._informers.get(informer.path) is informer:
+            del self._informers[informer.path]
+            if informer.task is not None:
+                informer.task.cancel()
+
+    async def _watch(self, informer: Informer) -> None:
+        def heard(error: TemporaryError) -> None:
+            informer.error = error
+            informer.wake()
+
+        watch = watch_changes(
+            self.cluster, informer.path, timeout_seconds=WATCH_TIMEOUT, on_error=heard
+        )
+        try:
+            async with contextlib.aclosing(watch) as changes:
+                async for change in changes:
+                    old = informer.apply(change)
+                    informer.error = None
+                    if isinstance(change, Listed):
+                        informer.wake()
+                    else:
+                        informer.wake(change.object, old)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a PermanentError (or a bug): its readers raise it
+            informer.failure = error
+            informer.wake()
+            if self._informers.get(informer.path) is informer:
+                del self._informers[informer.path]

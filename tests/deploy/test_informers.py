@@ -1,0 +1,60 @@
+"""The shared informers' label index answers exactly what a scan of every object would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runway.deploy.informers import Informer
+from runway.deploy.watch import Changed, Listed
+
+NAMES = st.sampled_from(["a", "b", "c", "d"])
+LABELS = st.dictionaries(st.sampled_from(["app", "tier", "job-name"]), st.sampled_from("xyz"))
+
+
+def obj(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}}
+
+
+def scanned(objects: dict[str, dict[str, Any]], labels: dict[str, str]) -> list[str]:
+    return sorted(
+        name
+        for name, found in objects.items()
+        if all(found["metadata"]["labels"].get(k) == v for k, v in labels.items())
+    )
+
+
+changes = st.one_of(
+    st.builds(lambda n, labels: Changed("ADDED", obj(n, labels)), NAMES, LABELS),
+    st.builds(lambda n, labels: Changed("MODIFIED", obj(n, labels)), NAMES, LABELS),
+    st.builds(lambda n: Changed("DELETED", obj(n, {})), NAMES),
+    st.builds(
+        lambda items: Listed({n: obj(n, labels) for n, labels in items.items()}),
+        st.dictionaries(NAMES, LABELS),
+    ),
+)
+
+
+@given(st.lists(changes, max_size=30), LABELS)
+def test_select_finds_what_a_full_scan_finds(
+    history: list[Listed | Changed], wanted: dict[str, str]
+):
+    informer = Informer("/api/v1/namespaces/n/pods")
+    truth: dict[str, dict[str, Any]] = {}
+    for change in history:
+        informer.apply(change)
+        if isinstance(change, Listed):
+            truth = dict(change.objects)
+        elif change.type == "DELETED":
+            truth.pop(change.name, None)
+        else:
+            truth[change.name] = change.object
+    found = [o["metadata"]["name"] for o in informer.select(wanted)]
+    assert found == scanned(truth, wanted)
+    assert set(informer.objects or {}) == set(truth)
+
+
+def test_nothing_is_selected_before_the_first_list():
+    assert Informer("/p").select({"app": "x"}) == []
