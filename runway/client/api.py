@@ -186,6 +186,63 @@ class Client:
         """One environment with its apps, their services and latest deployments."""
         return await self._object("GET", f"/api/v1/environments/{quote(name, safe='')}")
 
+    async def setup(self, setup_token: str, username: str, password: str) -> dict[str, Any]:
+        """The first admin, with the server's one-time setup token: `{token, expires_at, user}`;
+        409 `already_set_up` once anyone exists."""
+        return await self._object(
+            "POST",
+            "/api/v1/setup",
+            json={"setup_token": setup_token, "username": username, "password": password},
+        )
+
+    async def needs_setup(self) -> bool:
+        """Whether the server has no user yet. The API has no call that says so: a setup with a
+        token that cannot be right answers 409 when someone exists and 401 otherwise, and
+        creates nothing either way."""
+        try:
+            await self.setup("-", "nobody", "not a real password at all")
+        except ClientError as error:
+            if error.status == 401:
+                return True
+            if error.status in (409, 422):
+                return False
+            raise
+        return False  # pragma: no cover - a setup token of "-" is never valid
+
+    async def create_environment(self, name: str) -> dict[str, Any]:
+        """A new environment of the caller; 409 when they already have one of that name."""
+        return await self._object("POST", "/api/v1/environments", json={"name": name})
+
+    async def update_environment(self, name: str, **settings: Any) -> dict[str, Any]:
+        """Change an environment's settings (`on_failure="rollback"`)."""
+        return await self._object(
+            "PATCH", f"/api/v1/environments/{quote(name, safe='')}", json=settings
+        )
+
+    async def delete_environment(self, name: str) -> None:
+        """Delete one of the caller's environments."""
+        await self.request("DELETE", f"/api/v1/environments/{quote(name, safe='')}")
+
+    async def deployments(self, env: str, limit: int = 50) -> list[dict[str, Any]]:
+        """An environment's deployments, newest first (the first page of `limit`)."""
+        path = f"/api/v1/environments/{quote(env, safe='')}/deployments?limit={limit}"
+        items = (await self._object("GET", path)).get("items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise malformed(self.url, f"GET {path}")
+        return items
+
+    async def step_logs(self, deployment_id: int, step: str) -> AsyncGenerator[str, None]:
+        """A step's container log lines, read once from the cluster."""
+        path = f"/api/v1/deployments/{deployment_id}/steps/{quote(step, safe='')}/logs"
+        try:
+            async with self._stream(path, {}, self._timeout, "text/") as lines:
+                async for line in lines:
+                    yield line
+        except httpx.TransportError as error:
+            raise ClientError(
+                0, "unreachable", f"cannot read logs from {self.url}: {error}"
+            ) from None
+
     async def events(self, deployment_id: int, after: int = 0) -> AsyncGenerator[Event, None]:
         """The deployment's events after `after`, until the stream ends with the deployment
         final. A dropped connection (or a silent one: the server pings every 15 s) is resumed

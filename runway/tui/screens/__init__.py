@@ -1,0 +1,1 @@
+"""The dashboard's screens: login, environments, one environment, one deployment, logs."""

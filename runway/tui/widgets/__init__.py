@@ -1,0 +1,1 @@
+"""Widgets the dashboard's screens share."""
