@@ -200,8 +200,8 @@ class Transitions:
             return []
         async with self._db.write():
             await self._leases.hold(lease)
-            for change in changes:
-                await self._step(deployment_id, change, now)
+            for alike in _alike(changes):
+                await self._steps(deployment_id, alike, now)
             bodies = [body for change in changes for body in _bodies(change)]
             counter = await self._db.fetch_one(
                 sa.update(deployments)
@@ -260,30 +260,41 @@ class Transitions:
             body["reason"] = reason
         return await self._event(deployment_id, int(row["last_event_id"]), "deployment", body, now)
 
-    async def _step(self, deployment_id: int, change: StepChange, now: datetime) -> None:
-        values: dict[str, Any] = {"status": change.status.value, "reason": change.reason}
-        if change.status is StepStatus.APPLYING:
+    async def _steps(
+        self, deployment_id: int, changes: Sequence[StepChange], now: datetime
+    ) -> None:
+        """One UPDATE for changes alike (the same status, sources and reason, as the steps of
+        a layer that succeed together), each checked: StatusChanged or NotFound naming the
+        first step that was not where its change may come from."""
+        first = changes[0]
+        values: dict[str, Any] = {"status": first.status.value, "reason": first.reason}
+        if first.status is StepStatus.APPLYING:
             values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
-        if change.status in STEP_FINISHED:
+        if first.status in STEP_FINISHED:
             values["finished_at"] = now
-        where = (
-            steps_table.c.deployment_id == deployment_id,
-            steps_table.c.name == change.step,
-        )
-        row = await self._db.fetch_one(
+        names = [change.step for change in changes]
+        rows = await self._db.fetch_all(
             sa.update(steps_table)
             .where(
-                *where,
-                steps_table.c.status.in_([source.value for source in change.allowed_from]),
+                steps_table.c.deployment_id == deployment_id,
+                steps_table.c.name.in_(names),
+                steps_table.c.status.in_([source.value for source in first.allowed_from]),
             )
             .values(**values)
-            .returning(steps_table.c.position)
+            .returning(steps_table.c.name)
         )
-        if row is None:
-            current = await self._db.fetch_one(sa.select(steps_table.c.status).where(*where))
-            if current is None:
-                raise NotFound(f"step {change.step!r} of deployment {deployment_id}")
-            raise StatusChanged(f"step {change.step!r}", current["status"], change.status.value)
+        if len(rows) == len(names):
+            return
+        changed = {str(row["name"]) for row in rows}
+        refused = next(name for name in names if name not in changed)
+        current = await self._db.fetch_one(
+            sa.select(steps_table.c.status).where(
+                steps_table.c.deployment_id == deployment_id, steps_table.c.name == refused
+            )
+        )
+        if current is None:
+            raise NotFound(f"step {refused!r} of deployment {deployment_id}")
+        raise StatusChanged(f"step {refused!r}", current["status"], first.status.value)
 
     async def _event(
         self, deployment_id: int, event_id: int, type: str, data: dict[str, Any], now: datetime
@@ -308,6 +319,25 @@ class Transitions:
             ],
         )
         await announce(self._db, *{e.deployment_id for e in found})
+
+
+def _alike(changes: Sequence[StepChange]) -> list[list[StepChange]]:
+    """`changes` in runs of neighbours that one UPDATE can make: the same status, sources and
+    reason, each step once."""
+    runs: list[list[StepChange]] = []
+    for change in changes:
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and last[0].status is change.status
+            and set(last[0].allowed_from) == set(change.allowed_from)
+            and last[0].reason == change.reason
+            and all(other.step != change.step for other in last)
+        ):
+            last.append(change)
+        else:
+            runs.append([change])
+    return runs
 
 
 def _bodies(change: StepChange) -> list[tuple[str, dict[str, Any]]]:

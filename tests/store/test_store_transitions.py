@@ -207,3 +207,25 @@ async def test_changes_made_together_are_all_rolled_back_when_one_is_refused(
     assert stored.status is D.RUNNING
     assert [s.status for s in stored.steps] == [S.PENDING, S.PENDING]
     assert [e.id for e in await store.deployments.events(deployment.id)] == [1, 2]
+
+
+async def test_alike_changes_in_one_statement_are_still_checked_step_by_step(
+    store: Store,
+) -> None:
+    ann = await a_user(store)
+    deployment, _ = await a_deployment(store, await an_environment(store, ann), ann)
+    await transitions(store).start(deployment.id, now=NOW)
+    await transitions(store).steps(
+        deployment.id, [StepChange("db", S.APPLYING, (S.PENDING,))], now=LATER
+    )
+    alike = [
+        StepChange("web", S.SKIPPED, (S.PENDING,), "db failed"),
+        StepChange("db", S.SKIPPED, (S.PENDING,), "db failed"),  # db is applying: refused
+    ]
+    with pytest.raises(StatusChanged, match="'db'"):
+        await transitions(store).steps(deployment.id, alike, now=LATER)
+    stored = await store.deployments.get(deployment.id)
+    assert stored is not None
+    assert [(s.name, s.status) for s in stored.steps] == [("db", S.APPLYING), ("web", S.PENDING)]
+    done = await transitions(store).steps(deployment.id, alike[:1], now=LATER)
+    assert [e.data["step"] for e in done] == ["web"]
