@@ -216,6 +216,18 @@ class Deployments:
         async with self._db.session():
             return await self._with_steps(await self._db.fetch_all(query))
 
+    async def latest_started(self, environment_id: int, app: str) -> Deployment | None:
+        """The app's newest deployment that was started (whatever became of it): the one whose
+        workloads are in the cluster, unlike a newer one only created."""
+        query = select_deployments().where(
+            deployments.c.environment_id == environment_id,
+            deployments.c.app == app,
+            deployments.c.started_at.is_not(None),
+        )
+        async with self._db.session():
+            row = await self._db.fetch_one(query.order_by(deployments.c.number.desc()).limit(1))
+            return None if row is None else (await self._with_steps([row]))[0]
+
     async def last_succeeded(
         self, environment_id: int, app: str, *, before: int | None = None
     ) -> Deployment | None:

@@ -50,6 +50,11 @@ async def test_a_steps_and_a_services_logs_are_read_from_the_cluster(cluster_wor
     job = await bob.get("/api/v1/environments/staging/apps/hello/services/seed/logs?tail=5")
     assert job.status_code == 200, job.text
     assert job.text.splitlines() == [SEED_LINE]
+    # A newer deployment only created has nothing in the cluster: the one that ran answers.
+    await send_blog(bob, config=APP)
+    again = await bob.get("/api/v1/environments/staging/apps/hello/services/seed/logs?tail=5")
+    assert again.status_code == 200, again.text
+    assert again.text.splitlines() == [SEED_LINE]
 
 
 async def test_logs_of_what_is_not_there_are_not_found(cluster_world: World):

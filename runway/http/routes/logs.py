@@ -2,11 +2,11 @@
 
 `GET /api/v1/deployments/{id}/steps/{step}/logs` reads a step's workload (a service's Deployment,
 a job's Job of that deployment); `GET /api/v1/environments/{env}/apps/{app}/services/{service}/
-logs` a service of the app as its latest deployment has it. `?follow=1` keeps the answer open
-while the containers run; `?tail=N` starts from each container's last N lines. The answer is
-text/plain, a line per log line; runway's own notices (a container not started yet) start with
-`runway:`. 503 without a cluster, 404 for a step or service the deployment does not have, or a
-workload that is not in the cluster (yet).
+logs` a service of the app as its latest deployment that was started has it. `?follow=1` keeps
+the answer open while the containers run; `?tail=N` starts from each container's last N lines.
+The answer is text/plain, a line per log line; runway's own notices (a container not started
+yet) start with `runway:`. 503 without a cluster, 404 for a step or service the deployment does
+not have, or a workload that is not in the cluster (yet).
 """
 
 from __future__ import annotations
@@ -65,14 +65,18 @@ async def service_logs(request: Request) -> Response:
     env = await environment(request, who)
     ctx = context(request)
     app, name = request.path_params["app"], request.path_params["service"]
-    latest = [d for d in await ctx.store.deployments.latest_per_app(env.id) if d.app == app]
-    if not latest:
+    # The newest deployment that ran: a newer one only created has nothing in the cluster yet.
+    ran = await ctx.store.deployments.latest_started(env.id, app)
+    latest = ran or next(
+        (d for d in await ctx.store.deployments.latest_per_app(env.id) if d.app == app), None
+    )
+    if latest is None:
         raise not_found(f"app '{app}'")
-    plan = await stored_plan(ctx, latest[0])
+    plan = await stored_plan(ctx, latest)
     service = plan.config.services.get(name) if storable(name) else None
     if service is None:
         raise not_found(f"service '{name}' of app '{app}'")
-    return await _logs(request, env, latest[0], name, service.kind)
+    return await _logs(request, env, latest, name, service.kind)
 
 
 async def _logs(
