@@ -21,13 +21,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runway.deploy.errors import TemporaryError
-from runway.deploy.watch import WATCH_TIMEOUT, Changed, Listed, Snapshot, watch_changes
+from runway.deploy.watch import Changed, Listed, Snapshot, watch_changes
 
 if TYPE_CHECKING:  # a Cluster holds its Informers
     from runway.deploy.connection import Cluster
 
 LINGER = 30.0
 """Seconds an informer keeps watching after its last reader left."""
+WATCH_SECONDS = 60
+"""The `timeoutSeconds` of an informer's watch: opened again every minute, so a connection that
+died without a word (an idle load balancer) is noticed within a minute and a half."""
 
 
 @dataclass(eq=False)
@@ -195,7 +198,7 @@ class Informers:
             informer.wake()
 
         watch = watch_changes(
-            self.cluster, informer.path, timeout_seconds=WATCH_TIMEOUT, on_error=heard
+            self.cluster, informer.path, timeout_seconds=WATCH_SECONDS, on_error=heard
         )
         try:
             async with contextlib.aclosing(watch) as changes:

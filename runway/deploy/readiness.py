@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway.deploy.connection import Cluster
-from runway.deploy.errors import PermanentError
+from runway.deploy.errors import PermanentError, TemporaryError
 from runway.deploy.informers import labelled, named
 
 HASH_LABEL = "pod-template-hash"
@@ -97,6 +97,14 @@ def _deployment(
 ) -> Verdict:
     name = _name(workload)
     spec, status = workload.get("spec") or {}, workload.get("status") or {}
+    generation = int((workload.get("metadata") or {}).get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    if observed < generation:
+        # What the status and the pods say is about the rollout before: judged, a crash loop
+        # or a deadline the new version is about to fix would fail it.
+        return Waiting(
+            f"Deployment {name}: waiting for the controller to see generation {generation}"
+        )
     for condition in _conditions(workload):
         kind, reason = condition.get("type"), condition.get("reason")
         message = str(condition.get("message") or "")
@@ -105,19 +113,17 @@ def _deployment(
         if kind == "Progressing" and reason == "ProgressDeadlineExceeded":
             return Failed(f"Deployment {name} made no progress in its deadline: {message}")
     newest = newest_replicaset(workload, replicasets)
+    if newest is not None and _revision(newest) < _revision(workload):
+        newest = None  # the controller's newest ReplicaSet is not in what was read yet
     current = pods_of_replicaset(newest, pods) if newest is not None else []
     found = _pod_problems(current, pull_errors, crash_loops=True)
     if isinstance(found, Failed):
         return found
-    generation = int((workload.get("metadata") or {}).get("generation") or 0)
-    observed = int(status.get("observedGeneration") or 0)
     wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
     updated = int(status.get("updatedReplicas") or 0)
     replicas = int(status.get("replicas") or 0)
     available = int(status.get("availableReplicas") or 0)
-    if observed < generation:
-        state = f"Deployment {name}: waiting for the controller to see generation {generation}"
-    elif updated < wanted:
+    if updated < wanted:
         state = f"Deployment {name}: {updated} of {wanted} replicas updated"
     elif replicas > updated:
         state = f"Deployment {name}: {replicas - updated} old replicas still to go"
@@ -168,14 +174,19 @@ def newest_replicaset(
             for o in owners
         ):
             continue
-        annotations = (rs.get("metadata") or {}).get("annotations") or {}
-        try:
-            revision = int(annotations.get(REVISION) or 0)
-        except ValueError:
-            revision = 0
+        revision = _revision(rs)
         if best is None or revision > best[0]:
             best = (revision, rs)
     return best[1] if best is not None else None
+
+
+def _revision(obj: dict[str, Any]) -> int:
+    """The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet (0: none)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    try:
+        return int(annotations.get(REVISION) or 0)
+    except ValueError:
+        return 0
 
 
 def pods_of_replicaset(
@@ -375,9 +386,11 @@ async def wait_ready(
                     raise informer.failure
             if all(informer.objects is not None for informer in informers.values()):
                 workload = informers["workload"].get(name)
-                if workload is None and now - checked >= tick:
+                if (workload is None or not version.seen_in(workload)) and now - checked >= tick:
+                    # Not in the shared watch's cache yet, or older there: read it directly
+                    # (at most once a tick), which also tells a deleted or replaced workload.
                     checked = now
-                    await _existing(cluster, kind, name, namespace)  # StepFailed when gone
+                    workload = await _read_again(cluster, kind, name, namespace, version, workload)
                 if workload is None or not version.seen_in(workload):
                     last = f"the cluster has not yet shown {kind} {name} as applied"
                 else:
@@ -431,6 +444,26 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+async def _read_again(
+    cluster: Cluster,
+    kind: str,
+    name: str,
+    namespace: str,
+    version: _Version,
+    cached: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The workload read from the cluster when it is the applied version (or later), else
+    what the cache had. StepFailed when it is gone or was replaced by another (another uid);
+    a temporary error keeps the cached one (the wait goes on until its timeout)."""
+    try:
+        found = await _existing(cluster, kind, name, namespace)
+    except TemporaryError:
+        return cached
+    if found.get("metadata", {}).get("uid") != version.uid:
+        raise StepFailed(f"{kind} {name} was deleted and made again by someone else meanwhile")
+    return found if version.seen_in(found) else cached
 
 
 async def _existing(cluster: Cluster, kind: str, name: str, namespace: str) -> dict[str, Any]:

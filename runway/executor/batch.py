@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from runway.store.transitions import StepChange
+from runway.store.errors import NotFound
+from runway.store.transitions import StatusChanged, StepChange
 
 Write = Callable[[Sequence[StepChange]], Awaitable[object]]
 
@@ -47,26 +48,37 @@ class StepWrites:
             while self._pending:
                 batch, self._pending = self._pending, []
                 await self._store(batch)
-        finally:
+        finally:  # cancelled (the run is stopping): nobody is left waiting for ever
+            leftover, self._pending = self._pending, []
+            for _, future in leftover:
+                _settle(future, asyncio.CancelledError())
             self._flushing = None
 
     async def _store(self, batch: list[tuple[StepChange, asyncio.Future[None]]]) -> None:
+        """Write `batch` and tell each caller how it went; raises only when cancelled."""
         try:
             await self._flush([change for change, _ in batch])
-        except Exception as error:
+        except (StatusChanged, NotFound) as error:
             if len(batch) == 1:
                 _settle(batch[0][1], error)
                 return
-            # All or none failed: each alone, so one refused change fails only its caller.
-            for item in batch:
-                await self._store([item])
-            return
-        except BaseException as error:  # cancelled (the run is stopping): tell every caller
+            # All or none was refused: each alone, so one refused change fails only its caller.
+            try:
+                for item in batch:
+                    await self._store([item])
+            finally:
+                for _, future in batch:
+                    _settle(future, asyncio.CancelledError())
+        except asyncio.CancelledError as error:
             for _, future in batch:
                 _settle(future, error)
             raise
-        for _, future in batch:
-            _settle(future, None)
+        except Exception as error:  # the database away, the lease lost: every caller hears it
+            for _, future in batch:
+                _settle(future, error)
+        else:
+            for _, future in batch:
+                _settle(future, None)
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

@@ -294,8 +294,9 @@ class Executor:
         return self.cluster
 
     def _spawn(self, lease: Lease, *, cancelled: bool = False, took_over: bool = False) -> None:
-        """Run the deployment `lease` holds here; `took_over`: from an instance that stopped
-        running it, which its `lease` event (naming this instance) says."""
+        """Run the deployment `lease` holds here; `took_over`: taken by a scan (from an instance
+        that stopped, or that started it and lost the race), which a `lease` event naming this
+        instance says."""
         deployment_id = lease.deployment_id
         if deployment_id in self._tasks or self._closing:
             return
@@ -318,14 +319,6 @@ class Executor:
             if deployment is None or deployment.status not in ACTIVE:
                 await self._release(lease)
                 return None
-            if took_over:
-                await self.store.transitions.event(
-                    deployment_id,
-                    "lease",
-                    {"instance": self.instance},
-                    now=self.clock(),
-                    lease=lease,
-                )
             environment = await self.store.environments.by_id(deployment.environment_id)
             if environment is None:
                 raise NotFound(f"environment {deployment.environment_id}")
@@ -342,6 +335,14 @@ class Executor:
                 clock=self.clock,
             )
             self._runs[deployment_id] = run
+            if took_over:  # once it is set up: a takeover that cannot run writes nothing
+                await self.store.transitions.event(
+                    deployment_id,
+                    "lease",
+                    {"instance": self.instance},
+                    now=self.clock(),
+                    lease=lease,
+                )
             if not cancelled and deployment.cancel_requested_at is None:
                 # A cancel may have come while the run was being set up (its signal found no
                 # run to tell): look once more now that signals reach it.

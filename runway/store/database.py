@@ -48,10 +48,12 @@ POSTGRES_POOL = 10
 """Connections kept per instance (a URL's `max_size` overrides it), and how many more it opens
 for a burst."""
 POSTGRES_OVERFLOW = 10
-IDLE_IN_TRANSACTION = "5s"
+IDLE_IN_TRANSACTION = "10s"
 """How long Postgres lets a transaction sit idle (its client frozen) before ending it: runway's
 write transactions never wait on anything but the database, so a live instance never idles
-this long in one."""
+this long in one; a frozen one's lease has lapsed by then (10 s by default), so the takeover
+waits no longer than it would anyway. (A connection pooler that refuses startup parameters,
+such as PgBouncer without `ignore_startup_parameters`, needs this set on the role instead.)"""
 
 _LOST = (
     OSError,  # refused, reset, timed out (TimeoutError is one)
@@ -71,6 +73,8 @@ def unavailable(error: BaseException) -> bool:
     query): translated to DatabaseUnavailable, which callers answer with 503 and retry.
     SQLAlchemy's wrappers are looked through to the driver's own exception."""
     if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
         return True
     seen: set[int] = set()
     found: BaseException | None = error

@@ -3,7 +3,7 @@ that owns a deployment ("an answer came", "cancel it").
 
 In this process, `EventHub` wakes whoever waits on a deployment's events (the event streams) and
 `Signals` hands signals to its subscribers (the executor). Across instances on Postgres, every
-write that stores an event also sends `NOTIFY runway_events, '<deployment_id>:<event_id>'`, and a
+transaction that stores events also sends `NOTIFY runway_events, '<deployment_id>:<last id>'`, and a
 signal is `NOTIFY runway_signals, '<deployment_id>:<kind>'`, both inside the writer's transaction,
 so they are delivered exactly when it commits and never when it rolls back. Each instance's
 listener (runway.store.listener) hears them and feeds this process's hub and subscribers. On

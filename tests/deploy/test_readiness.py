@@ -104,6 +104,21 @@ def test_a_rolled_out_deployment_is_ready() -> None:
     assert isinstance(verdict(_dep(), [_pod()], RSS), Ready)
 
 
+def test_the_last_rollouts_troubles_do_not_fail_the_version_that_fixes_them() -> None:
+    crashing = _pod(waiting={"reason": "CrashLoopBackOff"}, restarts=5)
+    stuck = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+    # Applied as generation 3: the controller has not seen it yet.
+    unseen = _dep(generation=3, observed=2, conditions=stuck)
+    found = verdict(unseen, [crashing], RSS)
+    assert isinstance(found, Waiting) and "generation 3" in found.reason
+    # Seen (revision 3), but its ReplicaSet is not in what was read yet: the newest read is
+    # revision 2's, whose crashing pods are not the new version's.
+    seen = _dep(generation=3, observed=3, updated=0)
+    seen["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "3"}
+    assert isinstance(verdict(seen, [crashing], RSS), Waiting)
+    assert isinstance(verdict(_dep(), [crashing], RSS), Failed)  # its own pods: failed
+
+
 @pytest.mark.parametrize(
     ("fields", "said"),
     [
