@@ -5,13 +5,17 @@ plugins word it."""
 
 from __future__ import annotations
 
+import logging
 import math
+import weakref
 from fractions import Fraction
 
 from runway.simcluster.catalogue import NAMESPACES, ResourceType
 from runway.simcluster.errors import Forbidden, Object, quote
 from runway.simcluster.quantity import canonical, value_of
 from runway.simcluster.store import Store
+
+log = logging.getLogger("runway.simcluster")
 
 
 def admit_create(store: Store, rt: ResourceType, namespace: str, name: str) -> None:
@@ -247,23 +251,133 @@ def _pod_resources(spec: Object, field: str) -> dict[str, Amount]:
     return total
 
 
-_USAGE_SOURCES = {"Pod": "/pods", "PersistentVolumeClaim": "/persistentvolumeclaims"}
+_USAGE_SOURCES = {
+    "Pod": "/pods",
+    "PersistentVolumeClaim": "/persistentvolumeclaims",
+    "Service": "/services",
+}
+"""The kinds whose objects' usage is summed, in the order the sums take them."""
+_KIND_OF = {key: kind for kind, key in _USAGE_SOURCES.items()}
 
-_USAGES: dict[tuple[str, str], dict[str, Amount]] = {}
-"""What each stored object counts, by (uid, resourceVersion): summing a namespace of thousands
-of pods must not parse every pod's quantities again for each new one."""
-_USAGES_KEPT = 200_000
+
+class _Sum:
+    """One quota resource's total over the objects of one kind in one namespace.
+
+    The total is exact (Fractions, added and taken away once per write). Whether it is written
+    in binary units is that of the first object, in key order, that adds something: with every
+    such object agreeing (nearly always) that is known from two counts; otherwise (or with a
+    negative amount, after which "first" depends on the running total) the members are summed
+    again in key order, as a recount would."""
+
+    __slots__ = ("binary", "decimal", "members", "negative", "total")
+
+    def __init__(self) -> None:
+        self.total = Fraction(0)
+        self.binary = self.decimal = self.negative = 0
+        self.members: dict[tuple[str, str], Amount] = {}
+
+    def add(self, key: tuple[str, str], value: Amount, sign: int) -> None:
+        """Count `value` for the object at `key` (sign 1) or stop counting it (sign -1)."""
+        if sign > 0:
+            self.members[key] = value
+        else:
+            del self.members[key]
+        number, binary = value
+        self.total += number if sign > 0 else -number
+        if number < 0:
+            self.negative += sign
+        elif number > 0 and binary:
+            self.binary += sign
+        elif number > 0:
+            self.decimal += sign
+
+    def amount(self) -> Amount:
+        if not self.negative and not (self.binary and self.decimal):
+            return self.total, self.binary > 0
+        summed: dict[str, Amount] = {}
+        for key in sorted(self.members):
+            _add(summed, "", self.members[key])
+        return summed[""]
 
 
-def _stored_usage(kind: str, obj: Object) -> dict[str, Amount]:
-    meta = obj["metadata"]
-    key = (str(meta.get("uid")), str(meta.get("resourceVersion")))
-    found = _USAGES.get(key)
-    if found is None:
-        if len(_USAGES) >= _USAGES_KEPT:
-            _USAGES.clear()
-        found = _USAGES[key] = usage(kind, obj)
-    return found
+def _counts_alike(old: Object, new: Object) -> bool:
+    """Whether a new state counts as the old one did without reading it: what `usage` reads
+    (the spec, a pod's phase) is the very same (a status write shares the spec it keeps)."""
+    before, after = old.get("status") or {}, new.get("status") or {}
+    return old.get("spec") is new.get("spec") and before.get("phase") == after.get("phase")
+
+
+def _usage_or_none(kind: str, obj: Object) -> dict[str, Amount]:
+    # Stored quantities were checked when decoded; should one not read, it counts nothing
+    # rather than failing the store's write halfway.
+    try:
+        return usage(kind, obj)
+    except ValueError:
+        log.exception("runway-sim (simulated): cannot count %s against quotas", kind)
+        return {}
+
+
+class QuotaUsage:
+    """What each namespace's pods, claims and services count against quotas, kept up to date
+    as the store writes them: an admission reads its sums instead of summing the namespace
+    (thousands of pods) again for each new object."""
+
+    def __init__(self, store: Store) -> None:
+        self._sums: dict[tuple[str, str], dict[str, _Sum]] = {}  # (namespace, kind) -> sums
+        self._counted: dict[tuple[str, str, str], dict[str, Amount]] = {}
+        for key in _KIND_OF:
+            for obj in store.items(key):
+                self.changed(key, None, obj)
+        store.observers.append(self.changed)
+
+    def changed(self, resource: str, old: Object | None, new: Object | None) -> None:
+        """A store write: `old` stops counting, `new` starts (None: none)."""
+        kind = _KIND_OF.get(resource)
+        if kind is None or (old is not None and new is not None and _counts_alike(old, new)):
+            return
+        meta = (new or old or {})["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        sums = self._sums.setdefault((key[0], kind), {})
+        before = self._counted.pop((resource, *key), None)
+        for name, value in (before or {}).items():
+            sums[name].add(key, value, -1)
+        if new is None:
+            return
+        found = self._counted[(resource, *key)] = _usage_or_none(kind, new)
+        for name, value in found.items():
+            total = sums.get(name)
+            if total is None:
+                total = sums[name] = _Sum()
+            total.add(key, value, 1)
+
+    def sums(self, namespace: str, kind: str) -> dict[str, _Sum]:
+        """The totals, by quota resource, over one kind's objects in a namespace."""
+        return self._sums.get((namespace, kind), {})
+
+
+def _combined(parts: list[_Sum]) -> Amount:
+    """The kinds' totals added in order, as one pass over their objects would add them."""
+    if any(part.negative for part in parts):  # the running total decides: add them one by one
+        summed: dict[str, Amount] = {}
+        for part in parts:
+            for key in sorted(part.members):
+                _add(summed, "", part.members[key])
+        return summed[""]
+    total: dict[str, Amount] = {}
+    for part in parts:
+        _add(total, "", part.amount())
+    return total[""]
+
+
+_TRACKED: weakref.WeakKeyDictionary[Store, QuotaUsage] = weakref.WeakKeyDictionary()
+
+
+def quota_usage(store: Store) -> QuotaUsage:
+    """The store's usage sums, counted once on first use and kept up to date from then on."""
+    tracked = _TRACKED.get(store)
+    if tracked is None:
+        tracked = _TRACKED[store] = QuotaUsage(store)
+    return tracked
 
 
 def namespace_usage(store: Store, namespace: str, names: list[str]) -> dict[str, Amount]:
@@ -271,16 +385,15 @@ def namespace_usage(store: Store, namespace: str, names: list[str]) -> dict[str,
     used: dict[str, Amount] = {}
     computed: dict[str, Amount] = {}
     needed = {_source_of(name) for name in names if _count_key(name) is None}
-    for kind, key in (*_USAGE_SOURCES.items(), ("Service", "/services")):
-        if kind not in needed:
-            continue  # only what is asked is summed (a pod's admission reads no claims)
-        for obj in store.items(key, namespace):
-            for name, value in _stored_usage(kind, obj).items():
-                _add(computed, name, value)
+    kinds = [quota_usage(store).sums(namespace, kind) for kind in _USAGE_SOURCES if kind in needed]
+    for name in names:  # only what is asked is summed (a pod's admission reads no claims)
+        parts = [sums[name] for sums in kinds if name in sums and sums[name].members]
+        if parts:
+            computed[name] = _combined(parts)
     for name in names:
         counted = _count_key(name)
         if counted is not None:
-            used[name] = (Fraction(len(store.keys(counted, namespace))), False)
+            used[name] = (Fraction(store.count_in(counted, namespace)), False)
         elif name in computed:
             used[name] = computed[name]
         elif _known(name):

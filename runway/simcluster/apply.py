@@ -13,13 +13,13 @@ Not done, as kube-apiserver does: capping `Update` entries at ten (older ones me
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runway.simcluster import typed
+from runway.simcluster.clone import clone
 from runway.simcluster.fieldpath import FieldSet, Path, path_string
 from runway.simcluster.schemas import Node, SchemaRegistry, UnknownKind
 
@@ -131,11 +131,27 @@ class _Entry:
         return o is not None and o.get("time") == self.time and _fields(o) == self.fields
 
 
+_PARSED: dict[int, tuple[object, FieldSet]] = {}
+"""Parsed `fieldsV1` by the identity of the parsed object, kept alive beside its FieldSet (so
+its id cannot be another's meanwhile). Entries pass from one state of an object to the next
+unchanged and shared, so each write would otherwise parse every manager's fields again, twice.
+FieldSets are never changed in place once built: sharing the parsed one is safe."""
+_PARSED_KEPT = 20_000
+
+
 def _fields(entry: Mapping[str, Any]) -> FieldSet | None:
+    data = entry.get("fieldsV1") or {}
+    cached = _PARSED.get(id(data))
+    if cached is not None and cached[0] is data:
+        return cached[1]
     try:
-        return FieldSet.from_fields_v1(entry.get("fieldsV1") or {})
+        parsed = FieldSet.from_fields_v1(data)
     except (ValueError, AttributeError, TypeError, IndexError):
         return None
+    if len(_PARSED) >= _PARSED_KEPT:
+        _PARSED.clear()
+    _PARSED[id(data)] = (data, parsed)
+    return parsed
 
 
 def _decode(entries: Any) -> dict[Manager, _Entry]:
@@ -166,7 +182,7 @@ def _encode(managers: Mapping[Manager, _Entry]) -> list[Object]:
     out: list[Object] = []
     for manager, entry in managers.items():
         if entry.unchanged() and entry.original is not None:
-            out.append(copy.deepcopy(dict(entry.original)))
+            out.append(dict(entry.original))  # its fieldsV1 shared: never changed in place
             continue
         encoded: Object = {
             "manager": manager.name,
@@ -201,10 +217,8 @@ def _owned(fields: FieldSet, subresource: str | None) -> FieldSet:
 def _scoped(obj: Mapping[str, Any], subresource: str | None) -> Object:
     """What of an applied object this endpoint writes: status alone, or everything but status."""
     if subresource == "status":
-        return {
-            k: copy.deepcopy(v) for k, v in obj.items() if k in ("apiVersion", "kind", "status")
-        }
-    out = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
+        return {k: clone(v) for k, v in obj.items() if k in ("apiVersion", "kind", "status")}
+    out = {k: clone(v) for k, v in obj.items() if k != "status"}
     if isinstance(out.get("metadata"), Mapping):
         meta = out["metadata"]
         out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
@@ -216,6 +230,10 @@ def _without_managed_fields(obj: Mapping[str, Any]) -> Object:
     if isinstance(out.get("metadata"), Mapping):
         out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "managedFields"}
     return out
+
+
+def _status_only(obj: Object) -> Object:
+    return {"status": obj["status"]} if "status" in obj else {}
 
 
 def _with_managed_fields(obj: Object, managed: list[Object]) -> Object:
@@ -261,7 +279,7 @@ def server_side_apply(
     where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; {_gvk(applied)}"
     try:
         root = _root(registry, applied)
-        typed.field_set(applied, root, strict=True)
+        typed.check(applied, root)
     except (UnknownKind, typed.TypingError) as e:
         what = e.text() if isinstance(e, typed.TypingError) else str(e.args[0])
         raise ApplyError(f"failed to create typed patch object ({where}): {what}") from None
@@ -269,7 +287,7 @@ def server_side_apply(
     config = _scoped(applied, subresource)
     mine = Manager(manager, "Apply", subresource or "")
     applied_fields = _owned(typed.field_set(config, root, strict=False), subresource)
-    current = copy.deepcopy(live) if live is not None else {}
+    current = clone(live) if live is not None else {}
     try:
         managers = _decode((current.get("metadata") or {}).get("managedFields"))
     except ValueError:  # unreadable managedFields are reset, as kube-apiserver resets them
@@ -301,7 +319,7 @@ def server_side_apply(
     stored = (current.get("metadata") or {}).get("managedFields") or []
     unchanged = len(managers) == len(stored) and all(e.unchanged() for e in managers.values())
     if live is not None and not object_changed and unchanged:
-        return copy.deepcopy(live)
+        return clone(live)
     return _with_managed_fields(merged, _encode(managers))
 
 
@@ -346,8 +364,13 @@ def record_update(
     leaves managedFields as they were. Pass `new` as the server will store it (defaulted, as
     kube-apiserver records a create's defaults as its writer's); its status is ignored unless
     `subresource="status"`, where only status is. Raises UnknownKind for a kind without a schema.
+    The result shares all but its metadata with `new`: copy it before changing it deeper.
     """
-    result = copy.deepcopy(new)
+    # Only metadata.managedFields changes: the result shares everything else with `new` (the
+    # server's own fresh object, not kept by the caller), rather than copying it whole.
+    result = dict(new)
+    if isinstance(result.get("metadata"), dict):
+        result["metadata"] = dict(result["metadata"])
     root = _root(registry, new)
     given = (new.get("metadata") or {}).get("managedFields")
     previous = ((old or {}).get("metadata") or {}).get("managedFields")
@@ -358,12 +381,10 @@ def record_update(
         managers = _decode(base)
     except ValueError:
         base, managers = previous, _decode(previous)
-    comparison = typed.compare(
-        _without_managed_fields(old or {}),
-        _without_managed_fields(new),
-        root,
-        creating=old is None,
-    )
+    before, after = _without_managed_fields(old or {}), _without_managed_fields(new)
+    if subresource == "status":  # only changes of status count (`_owned`): compare it alone
+        before, after = _status_only(before), _status_only(after)
+    comparison = typed.compare(before, after, root, creating=old is None)
     changed = _owned(comparison.changed(), subresource)
     removed = _owned(comparison.removed, subresource)
     for entry in managers.values():
@@ -375,5 +396,5 @@ def record_update(
         managers[mine] = _Entry(fields, mine.api_version, now)
     managers = {m: e for m, e in managers.items() if not e.fields.empty()}
     if len(managers) == len(base or []) and all(e.unchanged() for e in managers.values()):
-        return _with_managed_fields(result, copy.deepcopy(list(base or [])))
+        return _with_managed_fields(result, list(base or []))
     return _with_managed_fields(result, _encode(managers))

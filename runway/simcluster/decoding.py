@@ -67,7 +67,7 @@ class Decoder:
         """Type check, canonical quantities, Secret data: what decoding into Go types does."""
         if typecheck and self.knows(rt):
             try:
-                typed.field_set(obj, self.registry.root(rt.api_version, rt.kind), strict=True)
+                typed.check(obj, self.registry.root(rt.api_version, rt.kind))
             except typed.TypingError as error:
                 raise self.undecodable(rt, error.text()) from None
         try:

@@ -9,7 +9,6 @@ before the object goes.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from runway.simcluster.bodies import decode_json, query_bool, query_int
 from runway.simcluster.catalogue import NAMESPACES, ResourceType
+from runway.simcluster.clone import clone
 from runway.simcluster.errors import BadRequest, FieldError, Forbidden, Invalid, Object
 from runway.simcluster.objects import Objects
 from runway.simcluster.shape import ordered
@@ -133,7 +133,7 @@ class Lifecycle:
             f for f in metadata.get("finalizers") or [] if f not in _FINALIZER.values()
         ] + ([_FINALIZER[policy]] if policy in _FINALIZER else [])
         if finalizers:
-            new = copy.deepcopy(live)
+            new = clone(live)
             new["metadata"].update(
                 deletionTimestamp=self.objects.now(),
                 deletionGracePeriodSeconds=0,
@@ -186,7 +186,7 @@ class Lifecycle:
                 "The system is ensuring all content is removed from this namespace.  Upon "
                 "completion, this namespace will automatically be purged by the system.",
             )
-        new = copy.deepcopy(live)
+        new = clone(live)
         new["metadata"].update(deletionTimestamp=self.objects.now(), deletionGracePeriodSeconds=0)
         new.setdefault("status", {})["phase"] = "Terminating"
         new = ordered(new, stored=not opts.dry_run)
@@ -250,7 +250,7 @@ class Lifecycle:
         if remaining:
             self._later(self.namespace_delay, lambda: self._finalize_namespace(name))
             return
-        final = copy.deepcopy(namespace)
+        final = clone(namespace)
         final.setdefault("spec", {})["finalizers"] = []
         stored = self.objects.store.put(NAMESPACES.key, final)
         self.objects.remove(NAMESPACES, stored)
@@ -264,7 +264,7 @@ class Lifecycle:
         for dependent_rt, dependent in self._dependents(uid, namespace if rt.namespaced else None):
             meta = dependent["metadata"]
             if policy == "Orphan":
-                orphaned = copy.deepcopy(dependent)
+                orphaned = clone(dependent)
                 orphaned["metadata"]["ownerReferences"] = [
                     r for r in meta["ownerReferences"] if r.get("uid") != uid
                 ] or None
@@ -278,7 +278,7 @@ class Lifecycle:
                     meta["name"],
                     DeleteOptions("Background"),
                 )
-        done = copy.deepcopy(owner)
+        done = clone(owner)
         done["metadata"]["finalizers"] = [
             f for f in owner["metadata"].get("finalizers") or [] if f != _FINALIZER[policy]
         ]
@@ -302,7 +302,7 @@ class Lifecycle:
                 continue
             remaining = [r for r in meta["ownerReferences"] if r.get("uid") not in gone]
             if remaining:
-                kept = copy.deepcopy(dependent)
+                kept = clone(dependent)
                 kept["metadata"]["ownerReferences"] = remaining
                 self.objects.store.put(dependent_rt.key, kept)
             else:

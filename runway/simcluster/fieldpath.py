@@ -10,6 +10,7 @@ structured-merge-diff.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -39,7 +40,20 @@ def field(name: str) -> PathElement:
 
 
 def key(fields: Mapping[str, Any]) -> PathElement:
+    if all(type(v) in _SCALARS for v in fields.values()):
+        return _scalar_key(tuple((k, type(v), v) for k, v in fields.items()))
     return "k:" + go_json(dict(fields))
+
+
+_SCALARS = frozenset({str, int, bool})
+
+
+@functools.lru_cache(maxsize=8192)
+def _scalar_key(fields: tuple[tuple[str, type, Any], ...]) -> PathElement:
+    # Cached: every write keys the same list items again (a container's name, a port's number),
+    # and encoding each key as Go's JSON is a good part of its cost. The type is in the cache
+    # key so that `true` and `1` stay apart.
+    return "k:" + go_json({k: v for k, _, v in fields})
 
 
 def value(item: Any) -> PathElement:
@@ -117,7 +131,11 @@ def _element_order(pe: PathElement) -> tuple[Any, ...]:
 
 
 class FieldSet:
-    """A set of field paths (structured-merge-diff's `fieldpath.Set`)."""
+    """A set of field paths (structured-merge-diff's `fieldpath.Set`).
+
+    Not changed once built (`insert` is for building one): the set operations share unchanged
+    parts between their operands and their results instead of copying them, as every write
+    takes each manager's fields apart and together again."""
 
     __slots__ = ("children", "members")
 
@@ -154,6 +172,8 @@ class FieldSet:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldSet):
             return NotImplemented
+        if self is other:
+            return True
         return self.members == other.members and self.children == other.children
 
     __hash__ = None  # type: ignore[assignment]
@@ -175,7 +195,7 @@ class FieldSet:
             if mine and theirs:
                 out.children[pe] = mine.union(theirs)
             else:
-                out.children[pe] = (mine or theirs or FieldSet()).copy()
+                out.children[pe] = mine or theirs or FieldSet()
         return out
 
     def difference(self, other: FieldSet) -> FieldSet:
@@ -184,7 +204,7 @@ class FieldSet:
         out.members = self.members - other.members
         for pe, mine in self.children.items():
             theirs = other.children.get(pe)
-            rest = mine.difference(theirs) if theirs else mine.copy()
+            rest = mine.difference(theirs) if theirs else mine
             if not rest.empty():
                 out.children[pe] = rest
         return out
@@ -201,16 +221,16 @@ class FieldSet:
 
     def without(self, pe: PathElement) -> FieldSet:
         """Self without `pe` and everything below it."""
-        out = self.copy()
-        out.members.discard(pe)
-        out.children.pop(pe, None)
+        out = FieldSet()
+        out.members = self.members - {pe}
+        out.children = {k: c for k, c in self.children.items() if k != pe}
         return out
 
     def only(self, pes: set[PathElement]) -> FieldSet:
         """Self restricted to the top-level elements `pes` and what lies below them."""
         out = FieldSet()
         out.members = self.members & pes
-        out.children = {pe: c.copy() for pe, c in self.children.items() if pe in pes}
+        out.children = {pe: c for pe, c in self.children.items() if pe in pes}
         return out
 
     def paths(self, prefix: Path = ()) -> Iterator[Path]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from runway.simcluster.bodies import query_int
 from runway.simcluster.catalogue import ResourceType
 from runway.simcluster.errors import BadRequest, Expired, Object, Timeout
-from runway.simcluster.selectors import field_matcher, label_matcher
+from runway.simcluster.selectors import field_matcher, label_hint, label_matcher, name_hint
 from runway.simcluster.store import Store, TooOld
 
 Matcher = Callable[[Object], bool]
@@ -31,6 +31,10 @@ class Selection:
 
     labels: Matcher | None = None
     fields: Matcher | None = None
+    label: tuple[str, str] | None = None
+    """A label every match has (`selectors.label_hint`): only objects so labelled are tried."""
+    name: str | None = None
+    """The name every match has (`metadata.name=x`): only the object of that name is tried."""
 
     @property
     def everything(self) -> bool:
@@ -48,6 +52,8 @@ def selection(rt: ResourceType, params: Mapping[str, str]) -> Selection:
     return Selection(
         label_matcher(labels) if labels else None,
         field_matcher(rt.kind, fields) if fields else None,
+        label_hint(labels) if labels else None,
+        name_hint(fields) if fields else None,
     )
 
 
@@ -88,7 +94,9 @@ def list_objects(
                     "retryAfterSeconds": 1,
                 },
             )
-        rv, objects = store.rv, store.items(rt.key, namespace)
+        # Only the objects the selector can match (a pod's label, a name): a list of one
+        # Deployment's pods need not go through every pod of the namespace.
+        rv, objects = store.rv, store.candidates(rt.key, namespace, select.label, select.name)
     items: list[Object] = []
     remaining_from = len(objects)
     for index, obj in enumerate(objects):

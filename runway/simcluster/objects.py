@@ -7,7 +7,6 @@ validation, generation, no-op detection, storage.
 
 from __future__ import annotations
 
-import copy
 import random
 import uuid
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from runway.simcluster.bodies import (
     decode_yaml,
 )
 from runway.simcluster.catalogue import NAMESPACES, Catalogue, Generation, ResourceType
+from runway.simcluster.clone import clone
 from runway.simcluster.decoding import Decoder, object_body, place
 from runway.simcluster.defaults import apply_defaults, initial_status, normalise_quantities
 from runway.simcluster.errors import (
@@ -180,7 +180,7 @@ class Objects:
             shown = go_struct(patch)
         if not isinstance(patched, dict):
             raise BadRequest("the patched object is not a JSON object")
-        obj = object_body(rt, copy.deepcopy(patched))
+        obj = object_body(rt, clone(patched))
         warnings = self.decoder.patched(rt, obj, shown, opts.validation)
         place(rt, obj, namespace, name)
         given = obj["metadata"].get("resourceVersion")
@@ -332,9 +332,12 @@ class Objects:
                 metadata[key] = old[key]
             else:
                 metadata.pop(key, None)
+        # Copy on write: what the write keeps of the live object is shared with it, not copied
+        # (stored objects are never changed, and the defaults below fill in nothing the live
+        # object lacks), so comparing the two skips it at once.
         if subresource == "status":
-            merged = copy.deepcopy(live)
-            merged.pop("status", None)
+            merged = {k: v for k, v in live.items() if k != "status"}
+            merged["metadata"] = dict(old)
             if new.get("status") is not None:
                 merged["status"] = new["status"]
             if applied:
@@ -343,7 +346,7 @@ class Objects:
         elif rt.status:
             new.pop("status", None)
             if "status" in live:
-                new["status"] = copy.deepcopy(live["status"])
+                new["status"] = live["status"]
         if rt.kind == "Service":
             self.allocator.carry_over(new.setdefault("spec", {}), live.get("spec") or {})
         if rt.kind == "Namespace":

@@ -7,10 +7,10 @@ keyed lists merge by their `patchMergeKey`, `finalizers` merges as a set, other 
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
+from runway.simcluster.clone import clone
 from runway.simcluster.errors import ApiError, BadRequest, Object
 
 # patchMergeKey of the keyed lists in the kinds served (by field name; `ports` depends on where).
@@ -45,7 +45,7 @@ class PatchFailed(ApiError):
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge, null deletes, everything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -162,7 +162,7 @@ def json_patch(target: Object, operations: Any) -> Any:
     """RFC 6902 (add, remove, replace, move, copy, test)."""
     if not isinstance(operations, list):
         raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    document: Any = copy.deepcopy(target)
+    document: Any = clone(target)
     for operation in operations:
         if not isinstance(operation, dict) or not isinstance(operation.get("path"), str):
             raise BadRequest("invalid JSON patch operation: missing path")
@@ -175,15 +175,15 @@ def json_patch(target: Object, operations: Any) -> Any:
         elif op == "remove":
             document = _remove(document, path)
         elif op == "add":
-            document = _add(document, path, copy.deepcopy(operation["value"]))
+            document = _add(document, path, clone(operation["value"]))
         elif op == "replace":
             _get(document, path)
-            document = _add(_remove(document, path), path, copy.deepcopy(operation["value"]))
+            document = _add(_remove(document, path), path, clone(operation["value"]))
         elif op in ("move", "copy"):
             source = operation.get("from")
             if not isinstance(source, str):
                 raise BadRequest(f"invalid JSON patch operation: {op} without from")
-            value = copy.deepcopy(_get(document, source))
+            value = clone(_get(document, source))
             if op == "move":
                 document = _remove(document, source)
             document = _add(document, path, value)

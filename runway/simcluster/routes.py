@@ -271,7 +271,7 @@ async def _followed(
     """A followed log's body, ended when the server stops as watches are (`close_all` closes
     every subscription, this one's too: nothing is ever written under its key)."""
     stopping = cluster.store.subscribe(_STOPPING)
-    closed = asyncio.ensure_future(stopping.queue.get())
+    closed = asyncio.ensure_future(stopping.get())
     closed.add_done_callback(lambda _: container.wake())
     try:
         async for chunk in follow_log(container, tail, lambda: stopping.closed):

@@ -132,6 +132,27 @@ def _key(token: str) -> str:
     return token
 
 
+def label_hint(text: str) -> tuple[str, str] | None:
+    """A label (key, value) every object the selector matches has, if it says one (`app=web`,
+    `app in (web)`): what narrows a list or a watch to the objects so labelled."""
+    for requirement in parse_labels(text):
+        if requirement.op in ("=", "in") and len(requirement.values) == 1:
+            return requirement.key, requirement.values[0]
+    return None
+
+
+def name_hint(text: str) -> str | None:
+    """The name every object a field selector matches has, if it says one (`metadata.name=x`)."""
+    for term in _split(text, ","):
+        for op in ("!=", "==", "="):
+            parts = _split(term, op, limit=1)
+            if len(parts) == 2:
+                if op != "!=" and parts[0] == "metadata.name":
+                    return _unescape(parts[1])
+                break
+    return None
+
+
 def label_matcher(text: str) -> Matcher:
     requirements = parse_labels(text)
 

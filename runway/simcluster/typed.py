@@ -39,6 +39,8 @@ class TypingError(Exception):
 
 def same(a: Any, b: Any) -> bool:
     """Deep equality that, unlike ==, tells `true` from `1`."""
+    if a is b:  # a part two states of an object share (a copy-on-write write) is the same
+        return True
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, Mapping) and isinstance(b, Mapping):
@@ -199,6 +201,15 @@ def field_set(value: Any, node: Node, *, strict: bool) -> FieldSet:
     return walk.out
 
 
+def check(value: Any, node: Node) -> None:
+    """Raise TypingError where `value` does not fit its schema (as `field_set(strict=True)`
+    does), without building the set of its fields: decoding only needs the verdict."""
+    walk = _FieldSetWalk(strict=True)
+    walk.walk(value, node, (), False)
+    if walk.problems:
+        raise TypingError(walk.problems)
+
+
 def named_fields(fields: FieldSet, node: Node) -> FieldSet:
     """`fields` plus every named field above a member (`EnsureNamedFieldsAreMembers`)."""
     out = FieldSet()
@@ -329,6 +340,8 @@ def _compare(
     old: Any, new: Any, node: Node, path: Path, out: Comparison, counted: bool = True
 ) -> None:
     # `counted`: whether this node appearing or going is a change of its own (see the module notes).
+    if old is new:  # the same value (or both missing): nothing below it changed
+        return
     old = _MISSING if old is None else old
     new = _MISSING if new is None else new
     if old is _MISSING and new is _MISSING:

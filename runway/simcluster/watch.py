@@ -7,6 +7,7 @@ then history or current state, with no await in between), so no write can fall i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from collections.abc import AsyncIterator, Mapping
@@ -16,7 +17,7 @@ from runway.simcluster.bodies import query_bool, query_int
 from runway.simcluster.catalogue import ResourceType
 from runway.simcluster.errors import BadRequest, Expired, Object
 from runway.simcluster.listing import Selection, selection
-from runway.simcluster.store import Change, Store, Subscription, TooOld
+from runway.simcluster.store import Change, Hint, Store, Subscription, TooOld
 
 Event = tuple[str, Object]
 
@@ -34,7 +35,7 @@ class Watch:
     store: Store
     namespace: str | None
     select: Selection
-    subscription: Subscription
+    subscription: Subscription[Event]
     first: list[Event]
     error: Object | None
     timeout: float
@@ -66,14 +67,12 @@ class Watch:
                     continue
                 wake = deadline if next_bookmark is None else min(deadline, next_bookmark)
                 try:
-                    change = await asyncio.wait_for(self.subscription.queue.get(), wake - now)
+                    event = await self.subscription.get(wake - now)
                 except TimeoutError:
                     continue
-                if change is None:
+                if event is None:
                     return
-                event = self._event(change)
-                if event is not None:
-                    yield _line(*event)
+                yield _line(*event)
         finally:
             self.store.unsubscribe(self.subscription)
 
@@ -89,9 +88,6 @@ class Watch:
             metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
         obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
         return _line("BOOKMARK", obj)
-
-    def _event(self, change: Change) -> Event | None:
-        return event_for(change, self.namespace, self.select)
 
 
 def event_for(change: Change, namespace: str | None, select: Selection) -> Event | None:
@@ -117,6 +113,19 @@ def event_for(change: Change, namespace: str | None, select: Selection) -> Event
     return ("DELETED", obj) if was else None
 
 
+def _view(namespace: str | None, select: Selection, change: Change) -> Event | None:
+    return event_for(change, namespace, select)
+
+
+def _hint(select: Selection) -> Hint | None:
+    """What every object the watch can be sent has (see Subscription): its name, a label."""
+    if select.name is not None:
+        return ("name", select.name)
+    if select.label is not None:
+        return ("label", *select.label)
+    return None
+
+
 def open_watch(
     store: Store,
     rt: ResourceType,
@@ -134,11 +143,15 @@ def open_watch(
     requested = params.get("resourceVersion") or ""
     if send_initial and not bookmarks:
         raise BadRequest("sendInitialEvents is forbidden for watch unless allowWatchBookmarks=true")
-    subscription = store.subscribe(rt.key)
+    # Changes are seen through the watch's namespace and selectors as they are written: only
+    # the events it sends are queued for it.
+    view = functools.partial(_view, namespace, select)
+    subscription = store.subscribe_view(rt.key, view, _hint(select))
     first: list[Event] = []
     error: Object | None = None
     if requested in ("", "0") or send_initial:
-        first = [("ADDED", obj) for obj in store.items(rt.key, namespace) if select(obj)]
+        objects = store.candidates(rt.key, namespace, select.label, select.name)
+        first = [("ADDED", obj) for obj in objects if select(obj)]
     else:
         try:
             version = int(requested)

@@ -63,7 +63,7 @@ class Controllers:
         self.cluster = cluster
         self.running = [kind(cluster) for kind in kinds]
         self._tasks: list[asyncio.Task[None]] = []
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription[Change]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._due: deque[Callable[[], None]] = deque()
         self._draining: asyncio.Task[None] | None = None
@@ -121,9 +121,9 @@ class Controllers:
                 await asyncio.sleep(0)
                 began = time.monotonic()
 
-    async def _follow(self, controller: Controller, subscription: Subscription) -> None:
+    async def _follow(self, controller: Controller, subscription: Subscription[Change]) -> None:
         began = time.monotonic()
-        while (change := await subscription.queue.get()) is not None:
+        while (change := await subscription.get()) is not None:
             self._safely(controller, change)
             if time.monotonic() - began > SLICE:
                 await asyncio.sleep(0)  # let the API server answer between slices of a burst

@@ -3,11 +3,11 @@ of the volume controller that handles them."""
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import ResourceType
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import Controller
 from runway.simcluster.controllers.events import record
 from runway.simcluster.controllers.jobs import finished
@@ -102,7 +102,7 @@ class CopyJobs(Controller):
         files = self.cluster.volumes.files(source_volume)
         self.cluster.volumes.replace_all(target_volume, files)
         now = self.cluster.objects.now()
-        done = copy.deepcopy(job)
+        done = clone(job)
         message = "Reached expected number of succeeded pods"
         done["status"] = {
             "conditions": [

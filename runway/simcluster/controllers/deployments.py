@@ -3,13 +3,13 @@ strategy, and the status and conditions kubectl's rollout status reads."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runway.simcluster.catalogue import ResourceType
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import CONTROLLERS
 from runway.simcluster.errors import ApiError, Object
 from runway.simcluster.store import Change
@@ -26,7 +26,6 @@ from runway.simcluster.controllers.workloads import (
     compact,
     condition,
     drop_condition,
-    owned_by,
     owner_reference,
     parse_time,
     scaled,
@@ -61,8 +60,8 @@ class DeploymentController(Workload):
         meta, spec = deployment["metadata"], deployment.get("spec") or {}
         namespace, uid = meta.get("namespace", ""), meta["uid"]
         replicasets_rt = self.cluster.catalogue.by_key(REPLICASETS)
-        owned = [rs for rs in self.cluster.store.items(REPLICASETS, namespace) if owned_by(uid, rs)]
-        template = copy.deepcopy(spec.get("template") or {})
+        owned = self.cluster.store.owned(REPLICASETS, namespace, uid)
+        template = clone(spec.get("template") or {})
         digest = template_hash(template)
         new = next(
             (rs for rs in owned if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == digest),
@@ -103,7 +102,7 @@ class DeploymentController(Workload):
         ]
         labels = {**((template.get("metadata") or {}).get("labels") or {}), HASH_LABEL: digest}
         template.setdefault("metadata", {})["labels"] = labels
-        selector = copy.deepcopy(spec.get("selector") or {})
+        selector = clone(spec.get("selector") or {})
         selector.setdefault("matchLabels", {})[HASH_LABEL] = digest
         running = any(int((rs.get("spec") or {}).get("replicas", 0) or 0) for rs in owned)
         replicas = 0 if running or strategy.get("type") == "Recreate" else wanted
@@ -154,7 +153,7 @@ class DeploymentController(Workload):
         def resize(rs: Object, to: int) -> Object:
             if replicas(rs) == to:
                 return rs
-            body = copy.deepcopy(rs)
+            body = clone(rs)
             body["spec"]["replicas"] = to
             annotations = body["metadata"].setdefault("annotations", {})
             annotations["deployment.kubernetes.io/desired-replicas"] = str(wanted)
@@ -250,7 +249,7 @@ class DeploymentController(Workload):
             "unavailableReplicas": max(specified - available, 0),
         }
         now = self.cluster.objects.now()
-        conditions: list[dict[str, Any]] = copy.deepcopy(previous.get("conditions") or [])
+        conditions: list[dict[str, Any]] = clone(previous.get("conditions") or [])
         if available >= wanted - unavailable:
             set_condition(
                 conditions,

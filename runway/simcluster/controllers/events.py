@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import secrets
@@ -10,6 +9,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from runway.simcluster.bodies import Decoded
+from runway.simcluster.clone import clone
 from runway.simcluster.errors import ApiError, Object
 from runway.simcluster.objects import WriteOptions
 
@@ -110,7 +110,7 @@ def _bump(
     live = cluster.store.get(EVENTS, *where)
     if live is None:
         return False
-    body = copy.deepcopy(live)
+    body = clone(live)
     body["count"] = int(live.get("count") or 1) + 1
     body["lastTimestamp"] = now
     body["message"] = message

@@ -6,10 +6,10 @@ those out, so this one leaves them alone.
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import CONTROLLERS
 from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.controllers.workloads import (
@@ -62,7 +62,7 @@ class JobController(Workload):
             return
         namespace = meta.get("namespace", "")
         previous = job.get("status") or {}
-        status: dict[str, Any] = copy.deepcopy(previous)
+        status: dict[str, Any] = clone(previous)
         now = self.cluster.objects.now()
         if spec.get("suspend"):
             return

@@ -7,12 +7,12 @@ the sums are those admission checks against (`runway.simcluster.admission.namesp
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from runway.simcluster.admission import namespace_usage, quantity
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.controllers import CONTROLLERS, Controller
+from runway.simcluster.controllers.workloads import status_body
 from runway.simcluster.errors import ApiError
 from runway.simcluster.objects import WriteOptions
 from runway.simcluster.store import Change
@@ -64,11 +64,10 @@ class QuotaController(Controller):
             status = {"hard": hard, "used": {name: quantity(used[name]) for name in used}}
             if quota.get("status") == status:
                 continue
-            new = copy.deepcopy(quota)
-            new["status"] = status
+            body = Decoded(status_body(quota, status))
             name = quota["metadata"]["name"]
             try:
-                self.cluster.objects.replace(rt, namespace, name, Decoded(new), "status", _MANAGER)
+                self.cluster.objects.replace(rt, namespace, name, body, "status", _MANAGER)
             except ApiError:  # changed meanwhile: the change that did it brings us back
                 self.changed(Change(0, "MODIFIED", QUOTAS, quota, None))
 

@@ -3,11 +3,11 @@ batches and counted in its status."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import CONTROLLERS
 from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.errors import ApiError, Object
@@ -89,7 +89,7 @@ class ReplicaSetController(Workload):
         namespace, uid = meta.get("namespace", ""), meta["uid"]
         wanted = int(spec.get("replicas", 1) or 0)
         pods = [p for p in pods_of(self.cluster, namespace, uid) if is_active(p)]
-        status = copy.deepcopy(rs.get("status") or {})
+        status = clone(rs.get("status") or {})
         conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
         failure: str | None = None
         if len(pods) < wanted and not self.waiting(uid):

@@ -7,10 +7,10 @@ a changed template rolls from the highest ordinal down, one pod at a time, like
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import CONTROLLERS
 from runway.simcluster.controllers.events import record, similar
 from runway.simcluster.controllers.workloads import (
@@ -22,7 +22,6 @@ from runway.simcluster.controllers.workloads import (
     compact,
     is_active,
     is_ready,
-    owned_by,
     template_hash,
 )
 from runway.simcluster.errors import AlreadyExists, ApiError, Object
@@ -47,9 +46,7 @@ class StatefulSetController(Workload):
         pods_rt = self.cluster.catalogue.by_key(PODS)
         ordered = (spec.get("podManagementPolicy") or "OrderedReady") == "OrderedReady"
         by_ordinal: dict[int, Object] = {}
-        for pod in self.cluster.store.items(PODS, namespace):
-            if not owned_by(uid, pod):
-                continue
+        for pod in self.cluster.store.owned(PODS, namespace, uid):
             ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
             if ordinal.isdigit():
                 by_ordinal[int(ordinal)] = pod
@@ -128,7 +125,7 @@ class StatefulSetController(Workload):
         meta, spec = sts["metadata"], sts.get("spec") or {}
         namespace, name = meta.get("namespace", ""), meta["name"]
         pod_name = f"{name}-{ordinal}"
-        template = copy.deepcopy(spec.get("template") or {})
+        template = clone(spec.get("template") or {})
         pod_spec = template.setdefault("spec", {})
         volumes = pod_spec.setdefault("volumes", [])
         claims_rt = self.cluster.catalogue.by_key(CLAIMS)
@@ -151,7 +148,7 @@ class StatefulSetController(Workload):
                         "name": claim_name,
                         "labels": {**(claim_meta.get("labels") or {}), **labels},
                     },
-                    "spec": copy.deepcopy(claim.get("spec") or {}),
+                    "spec": clone(claim.get("spec") or {}),
                 }
                 try:
                     self.create(claims_rt, namespace, body)

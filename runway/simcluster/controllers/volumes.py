@@ -22,13 +22,13 @@ pvc-protection controller would do, and runway's copy Jobs carried out as file c
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from runway.simcluster.admission import PVC_PROTECTION
 from runway.simcluster.bodies import Decoded
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import CONTROLLERS, log
 from runway.simcluster.controllers.copies import COPY_FROM, COPY_TO, JOBS, WRITER, CopyJobs
 from runway.simcluster.controllers.jobs import COPY_LABEL, finished
@@ -230,11 +230,11 @@ class VolumeController(CopyJobs):
         pv_rt = self.rt(VOLUMES)
         if self.store.get(VOLUMES, "", volume_name) is None:
             created = self.cluster.objects.create(pv_rt, "", Decoded(volume), WRITER).obj
-            bound = copy.deepcopy(created)
+            bound = clone(created)
             bound["status"] = {"phase": "Bound"}
             self.cluster.objects.replace(pv_rt, "", volume_name, Decoded(bound), "status", WRITER)
         self.cluster.volumes.create(volume_name, files)
-        new = copy.deepcopy(claim)
+        new = clone(claim)
         annotations = new["metadata"].setdefault("annotations", {})
         annotations.update(
             {
@@ -267,10 +267,10 @@ class VolumeController(CopyJobs):
             return
         volume = self.store.get(VOLUMES, "", spec.get("volumeName") or "")
         if volume is not None:
-            grown = copy.deepcopy(volume)
+            grown = clone(volume)
             grown["spec"]["capacity"] = {"storage": wanted}
             self.store.put(VOLUMES, ordered(grown))
-        new = copy.deepcopy(claim)
+        new = clone(claim)
         new["status"]["capacity"] = {**(status.get("capacity") or {}), "storage": wanted}
         self.store.put(CLAIMS, ordered(new))
 
@@ -284,7 +284,7 @@ class VolumeController(CopyJobs):
             name in _claims_of(pod) and _running(pod) for pod in self.store.items(PODS, namespace)
         ):
             return
-        new = copy.deepcopy(claim)
+        new = clone(claim)
         new["metadata"]["finalizers"] = [
             f for f in meta.get("finalizers") or [] if f != PVC_PROTECTION
         ]
@@ -299,7 +299,7 @@ class VolumeController(CopyJobs):
         if (volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete":
             self.cluster.objects.remove(self.rt(VOLUMES), volume)
             return
-        released = copy.deepcopy(volume)
+        released = clone(volume)
         released["status"] = {"phase": "Released"}
         self.store.put(VOLUMES, ordered(released))
 
@@ -363,7 +363,7 @@ class VolumeController(CopyJobs):
         content_rt = self.rt(CONTENTS)
         if self.store.get(CONTENTS, "", content_name) is None:
             created = self.cluster.objects.create(content_rt, "", Decoded(content), WRITER).obj
-            ready = copy.deepcopy(created)
+            ready = clone(created)
             ready["status"] = {
                 "creationTime": time.time_ns(),
                 "readyToUse": True,
@@ -373,7 +373,7 @@ class VolumeController(CopyJobs):
             self.cluster.objects.replace(
                 content_rt, "", content_name, Decoded(ready), "status", WRITER
             )
-        new = copy.deepcopy(snapshot)
+        new = clone(snapshot)
         new.setdefault("spec", {})["volumeSnapshotClassName"] = class_name
         new["status"] = {
             "boundVolumeSnapshotContentName": content_name,

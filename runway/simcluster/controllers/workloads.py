@@ -11,7 +11,6 @@ the status subresource, so watches, resourceVersions and managedFields stay real
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import hashlib
 import json
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.catalogue import ResourceType
+from runway.simcluster.clone import clone
 from runway.simcluster.controllers import Controller
 from runway.simcluster.deletion import DeleteOptions
 from runway.simcluster.errors import ApiError, NotFound, Object
@@ -82,11 +82,6 @@ def controller_of(obj: Object) -> dict[str, Any] | None:
     return None
 
 
-def owned_by(uid: str, obj: Object) -> bool:
-    reference = controller_of(obj)
-    return reference is not None and reference.get("uid") == uid
-
-
 def owner_reference(owner: Object, api_version: str) -> dict[str, Any]:
     return {
         "apiVersion": api_version,
@@ -141,7 +136,7 @@ def ready_since(pod: Object) -> float | None:
 
 def pods_of(cluster: SimCluster, namespace: str, uid: str) -> list[Object]:
     """The pods in a namespace whose controller is `uid`, in name order."""
-    return [p for p in cluster.store.items(PODS, namespace) if owned_by(uid, p)]
+    return cluster.store.owned(PODS, namespace, uid)
 
 
 def condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
@@ -324,22 +319,33 @@ class Workload(Controller):
             "ownerReferences": [owner_reference(owner, api_version)],
         }
         if meta.get("annotations"):
-            metadata["annotations"] = copy.deepcopy(meta["annotations"])
+            metadata["annotations"] = clone(meta["annotations"])
         body = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": metadata,
-            "spec": copy.deepcopy(template.get("spec") or {}),
+            "spec": clone(template.get("spec") or {}),
         }
         pods = self.cluster.catalogue.by_key(PODS)
         return self.create(pods, owner["metadata"].get("namespace", ""), body)
 
 
+def status_body(obj: Object, status: dict[str, Any]) -> Object:
+    """What a controller PUTs to an object's status subresource: the stored object with the new
+    status, as a real controller sends it, less what a status write cannot change and the
+    stored object has already passed decoding with (spec and the rest; a status write keeps
+    the live object's). Its managedFields are left out too: a write without them keeps the
+    live ones. So a write decodes and copies its status and metadata alone."""
+    body: Object = {k: obj[k] for k in ("apiVersion", "kind") if k in obj}
+    body["metadata"] = {k: clone(v) for k, v in obj["metadata"].items() if k != "managedFields"}
+    body["status"] = clone(status)
+    return body
+
+
 def write_status(
     cluster: SimCluster, rt: ResourceType, obj: Object, status: dict[str, Any], manager: str
 ) -> Object | None:
-    body = copy.deepcopy(obj)
-    body["status"] = copy.deepcopy(status)
+    body = status_body(obj, status)
     meta = obj["metadata"]
     try:
         written = cluster.objects.replace(
