@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runway.deploy.errors import TemporaryError
 from runway.deploy.watch import Changed, Listed, Snapshot, watch_changes
 
 if TYPE_CHECKING:  # a Cluster holds its Informers
     from runway.deploy.connection import Cluster
+
+K = TypeVar("K")
 
 LINGER = 30.0
 """Seconds an informer keeps watching after its last reader left."""
@@ -47,20 +49,52 @@ class Informer:
     failure: Exception | None = None
     """Why the watch gave up (a PermanentError): readers raise it."""
     readers: dict[asyncio.Event, Interest | None] = field(default_factory=dict)
+    _by_name: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    _by_labels: dict[frozenset[tuple[str, str]], set[asyncio.Event]] = field(default_factory=dict)
+    _anything: set[asyncio.Event] = field(default_factory=set)
     count: int = 0
     task: asyncio.Task[None] | None = None
     idle: asyncio.TimerHandle | None = None
 
+    def add_reader(self, changed: asyncio.Event, interest: Interest | None) -> None:
+        self.readers[changed] = interest
+        if interest is None:
+            self._anything.add(changed)
+        elif interest.name is not None:
+            self._by_name.setdefault(interest.name, set()).add(changed)
+        else:
+            self._by_labels.setdefault(interest.labels, set()).add(changed)
+
+    def remove_reader(self, changed: asyncio.Event) -> None:
+        interest = self.readers.pop(changed, None)
+        self._anything.discard(changed)
+        if interest is None:
+            return
+        if interest.name is not None:
+            _discard(self._by_name, interest.name, changed)
+        else:
+            _discard(self._by_labels, interest.labels, changed)
+
     def wake(self, *changed: dict[str, Any] | None) -> None:
         """Wake the readers interested in any of the `changed` objects (all of them when none
-        is given: a list, an error)."""
-        for event, interest in self.readers.items():
-            if (
-                interest is None
-                or not changed
-                or any(obj is not None and interest(obj) for obj in changed)
-            ):
+        is given: a list, an error). Readers are found by name, and by the set of labels they
+        want (a subset test per distinct selector), not by asking each one."""
+        if not changed:
+            for event in self.readers:
                 event.set()
+            return
+        woken: set[asyncio.Event] = set(self._anything)
+        for obj in changed:
+            if obj is None:
+                continue
+            meta = obj.get("metadata") or {}
+            woken.update(self._by_name.get(str(meta.get("name") or ""), ()))
+            have = frozenset(_labels(obj).items())
+            for wanted, events in self._by_labels.items():
+                if wanted <= have:
+                    woken.update(events)
+        for event in woken:
+            event.set()
 
     def get(self, name: str) -> dict[str, Any] | None:
         return None if self.objects is None else self.objects.get(name)
@@ -112,24 +146,31 @@ class Informer:
         return old
 
 
-Interest = Callable[[dict[str, Any]], bool]
-"""Which objects a reader cares about: it is woken only by changes to those."""
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """Which objects a reader cares about (it is woken only by changes to those): the one
+    called `name`, or those carrying all of `labels`."""
+
+    name: str | None = None
+    labels: frozenset[tuple[str, str]] = frozenset()
 
 
 def named(name: str) -> Interest:
     """An interest in the object called `name`."""
-    return lambda obj: (obj.get("metadata") or {}).get("name") == name
+    return Interest(name=name)
 
 
 def labelled(labels: Mapping[str, str]) -> Interest:
     """An interest in the objects carrying all of `labels`."""
-    wanted = dict(labels)
+    return Interest(labels=frozenset((str(k), str(v)) for k, v in labels.items()))
 
-    def matches(obj: dict[str, Any]) -> bool:
-        have = (obj.get("metadata") or {}).get("labels") or {}
-        return all(have.get(key) == value for key, value in wanted.items())
 
-    return matches
+def _discard(index: dict[K, set[asyncio.Event]], key: K, event: asyncio.Event) -> None:
+    events = index.get(key)
+    if events is not None:
+        events.discard(event)
+        if not events:
+            del index[key]
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str]:
@@ -161,13 +202,13 @@ class Informers:
             informer.idle.cancel()
             informer.idle = None
         informer.count += 1
-        informer.readers[changed] = interest
+        informer.add_reader(changed, interest)
         if informer.objects is not None or informer.failure is not None:
             changed.set()
         try:
             yield informer
         finally:
-            informer.readers.pop(changed, None)
+            informer.remove_reader(changed)
             informer.count -= 1
             if informer.count == 0:
                 loop = asyncio.get_running_loop()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runway.deploy.informers import Informer
+from runway.deploy.informers import Informer, labelled, named
 from runway.deploy.watch import Changed, Listed
 
 NAMES = st.sampled_from(["a", "b", "c", "d"])
@@ -58,3 +59,25 @@ def test_select_finds_what_a_full_scan_finds(
 
 def test_nothing_is_selected_before_the_first_list():
     assert Informer("/p").select({"app": "x"}) == []
+
+
+def test_a_change_wakes_exactly_the_readers_interested_in_it():
+    informer = Informer("/api/v1/namespaces/n/pods")
+    by_name, by_labels, other, anything = (asyncio.Event() for _ in range(4))
+    informer.add_reader(by_name, named("web-1"))
+    informer.add_reader(by_labels, labelled({"app": "web"}))
+    informer.add_reader(other, labelled({"app": "api"}))
+    informer.add_reader(anything, None)
+    informer.wake(obj("web-1", {"app": "web", "hash": "x"}))
+    assert [e.is_set() for e in (by_name, by_labels, other, anything)] == [True, True, False, True]
+    for event in (by_name, by_labels, anything):
+        event.clear()
+    # Relabelled away from api: its old self (the second object) still wakes api's reader.
+    informer.wake(obj("api-1", {"app": "db"}), obj("api-1", {"app": "api"}))
+    assert [e.is_set() for e in (by_name, by_labels, other, anything)] == [False, False, True, True]
+    informer.remove_reader(other)
+    other.clear()
+    informer.wake(obj("api-2", {"app": "api"}))
+    assert not other.is_set()
+    informer.wake()  # a list: everyone
+    assert all(e.is_set() for e in (by_name, by_labels, anything))
