@@ -378,6 +378,8 @@ async def wait_ready(
             for which, path in collections.items()
         }
         checked = -tick  # when a workload missing from the cache was last looked up
+        alarm = _Alarm(loop, changed)
+        stack.callback(alarm.cancel)
         while True:
             changed.clear()
             now = loop.time()
@@ -413,12 +415,31 @@ async def wait_ready(
                 if errors:
                     said += f" (the cluster could not be read: {errors[0]})"
                 raise StepFailed(said)
-            wake = min(tick, remaining, (pulls.due(now) or deadline) - now)
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancel that comes
-            # as the event is set, and a cancelled wait would then go on for its whole timeout.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(wake, 0.0)):
-                    await changed.wait()
+            alarm.at_latest(now + min(tick, remaining, (pulls.due(now) or deadline) - now))
+            await changed.wait()
+
+
+class _Alarm:
+    """Sets `changed` at a time: the wait's next look without a change (its tick, a pull
+    error's grace, its deadline). Armed again only when it rang or an earlier time is asked
+    for, so the many looks that changes bring cost no timer each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, changed: asyncio.Event) -> None:
+        self._loop = loop
+        self._changed = changed
+        self._handle: asyncio.TimerHandle | None = None
+
+    def at_latest(self, when: float) -> None:
+        handle = self._handle
+        if handle is not None and not handle.cancelled() and handle.when() > self._loop.time():
+            if handle.when() <= when:
+                return  # rings soon enough
+            handle.cancel()
+        self._handle = self._loop.call_at(when, self._changed.set)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 @dataclass(frozen=True, slots=True)
