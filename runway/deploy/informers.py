@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # a Cluster holds its Informers
     from runway.deploy.connection import Cluster
 
 K = TypeVar("K")
+
+HELD_BACK = 0.1
+"""Seconds between looks at whether a held-back informer's readers may act again."""
 
 LINGER = 30.0
 """Seconds an informer keeps watching after its last reader left."""
@@ -49,6 +52,7 @@ class Informer:
     failure: Exception | None = None
     """Why the watch gave up (a PermanentError): readers raise it."""
     readers: dict[asyncio.Event, Interest | None] = field(default_factory=dict)
+    _valid: dict[asyncio.Event, Callable[[], bool]] = field(default_factory=dict)
     _by_name: dict[str, set[asyncio.Event]] = field(default_factory=dict)
     _by_labels: dict[frozenset[tuple[str, str]], set[asyncio.Event]] = field(default_factory=dict)
     _anything: set[asyncio.Event] = field(default_factory=set)
@@ -56,8 +60,20 @@ class Informer:
     task: asyncio.Task[None] | None = None
     idle: asyncio.TimerHandle | None = None
 
-    def add_reader(self, changed: asyncio.Event, interest: Interest | None) -> None:
+    def may_request(self) -> bool:
+        """Whether a reader may still act on the cluster: one without a say, or one whose
+        `valid` says so (a deployment's run whose lease is surely held)."""
+        return any(changed not in self._valid or self._valid[changed]() for changed in self.readers)
+
+    def add_reader(
+        self,
+        changed: asyncio.Event,
+        interest: Interest | None,
+        valid: Callable[[], bool] | None = None,
+    ) -> None:
         self.readers[changed] = interest
+        if valid is not None:
+            self._valid[changed] = valid
         if interest is None:
             self._anything.add(changed)
         elif interest.name is not None:
@@ -67,6 +83,7 @@ class Informer:
 
     def remove_reader(self, changed: asyncio.Event) -> None:
         interest = self.readers.pop(changed, None)
+        self._valid.pop(changed, None)
         self._anything.discard(changed)
         if interest is None:
             return
@@ -165,6 +182,10 @@ def labelled(labels: Mapping[str, str]) -> Interest:
     return Interest(labels=frozenset((str(k), str(v)) for k, v in labels.items()))
 
 
+class _Idle(Exception):
+    """An informer with no reader was about to ask the cluster again: it stops instead."""
+
+
 def _discard(index: dict[K, set[asyncio.Event]], key: K, event: asyncio.Event) -> None:
     events = index.get(key)
     if events is not None:
@@ -188,11 +209,17 @@ class Informers:
 
     @contextlib.asynccontextmanager
     async def read(
-        self, path: str, changed: asyncio.Event, interest: Interest | None = None
+        self,
+        path: str,
+        changed: asyncio.Event,
+        interest: Interest | None = None,
+        valid: Callable[[], bool] | None = None,
     ) -> AsyncIterator[Informer]:
         """The informer of the collection at `path`, started if it is not running; `changed`
         is set whenever what it holds changes (only the objects of `interest`, when given), it
-        lists again, or an error is heard, until the block ends."""
+        lists again, or an error is heard, until the block ends. While every reader's `valid`
+        says no (an instance paused past its leases), the informer sends the cluster nothing;
+        with no reader left it stops rather than open its watch again."""
         informer = self._informers.get(path)
         if informer is None or informer.failure is not None:
             informer = Informer(path)
@@ -202,7 +229,7 @@ class Informers:
             informer.idle.cancel()
             informer.idle = None
         informer.count += 1
-        informer.add_reader(changed, interest)
+        informer.add_reader(changed, interest, valid)
         if informer.objects is not None or informer.failure is not None:
             changed.set()
         try:
@@ -238,8 +265,20 @@ class Informers:
             informer.error = error
             informer.wake()
 
+        async def before_request() -> None:
+            while not informer.may_request():
+                if not informer.readers:
+                    if self._informers.get(informer.path) is informer:
+                        del self._informers[informer.path]  # a new reader starts a new one
+                    raise _Idle
+                await asyncio.sleep(HELD_BACK)
+
         watch = watch_changes(
-            self.cluster, informer.path, timeout_seconds=WATCH_SECONDS, on_error=heard
+            self.cluster,
+            informer.path,
+            timeout_seconds=WATCH_SECONDS,
+            on_error=heard,
+            before_request=before_request,
         )
         try:
             async with contextlib.aclosing(watch) as changes:
@@ -252,6 +291,8 @@ class Informers:
                         informer.wake(change.object, old)
         except asyncio.CancelledError:
             raise
+        except _Idle:  # lingering unread: no reason to open the watch again
+            pass
         except Exception as error:  # a PermanentError (or a bug): its readers raise it
             informer.failure = error
             informer.wake()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,6 +335,7 @@ async def wait_ready(
     *,
     timeout: float,
     applied: dict[str, Any] | None = None,
+    may_act: Callable[[], None] | None = None,
     tick: float = TICK,
     pull_grace: float = PULL_GRACE,
 ) -> Ready:
@@ -342,6 +343,8 @@ async def wait_ready(
     by the rollout-status rules, a Job by its `Complete` condition; anything else at once.
     `applied` is the object as the apply answered it (read here when not given): the wait
     judges that version of it or a later one, never an earlier one still in a watch's cache.
+    `may_act` raises once the caller may no longer act on the cluster (run_step's): the
+    shared watches then ask the cluster nothing more for this wait.
 
     It reads the cluster's shared watches (runway.deploy.informers) of the namespace's
     workloads of that kind, its ReplicaSets and its pods, picks the workload by name and the
@@ -368,11 +371,15 @@ async def wait_ready(
     labels = _pod_labels(manifest, kind, name)
     changed = asyncio.Event()
     last = "nothing read yet"
+    valid = _validity(may_act)
     async with contextlib.AsyncExitStack() as stack:
         informers = {
             which: await stack.enter_async_context(
                 cluster.informers.read(
-                    path, changed, named(name) if which == "workload" else labelled(labels)
+                    path,
+                    changed,
+                    named(name) if which == "workload" else labelled(labels),
+                    valid,
                 )
             )
             for which, path in collections.items()
@@ -388,7 +395,8 @@ async def wait_ready(
                     raise informer.failure
             if all(informer.objects is not None for informer in informers.values()):
                 workload = informers["workload"].get(name)
-                if (workload is None or not version.seen_in(workload)) and now - checked >= tick:
+                stale = workload is None or not version.seen_in(workload)
+                if stale and now - checked >= tick and (valid is None or valid()):
                     # Not in the shared watch's cache yet, or older there: read it directly
                     # (at most once a tick), which also tells a deleted or replaced workload.
                     checked = now
@@ -417,6 +425,22 @@ async def wait_ready(
                 raise StepFailed(said)
             alarm.at_latest(now + min(tick, remaining, (pulls.due(now) or deadline) - now))
             await changed.wait()
+
+
+def _validity(may_act: Callable[[], None] | None) -> Callable[[], bool] | None:
+    """`may_act` (which raises) as a yes or no."""
+    if may_act is None:
+        return None
+    check = may_act
+
+    def valid() -> bool:
+        try:
+            check()
+        except Exception:
+            return False
+        return True
+
+    return valid
 
 
 class _Alarm:

@@ -142,7 +142,10 @@ async def run_step(
         if manifest.get("kind") not in WAITED_FOR:
             continue
         try:
-            ready = (await wait_ready(cluster, manifest, timeout=timeout, applied=answer)).reason
+            waited = await wait_ready(
+                cluster, manifest, timeout=timeout, applied=answer, may_act=may_act
+            )
+            ready = waited.reason
         except DeployError as error:
             raise StepError(
                 step, Stage.READY, hide(str(error)), retryable=_retryable(error)

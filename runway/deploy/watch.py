@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -130,10 +130,13 @@ async def watch_changes(
     backoff: float = 0.2,
     max_backoff: float = 5.0,
     on_error: Callable[[TemporaryError], None] | None = None,
+    before_request: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Listed | Changed, None]:
     """What `watch_objects` is made of: the collection as listed (`Listed`, again after
     every list), then each change (`Changed`), for whoever keeps the objects themselves (the
-    shared informers, which index them). Errors and closing as `watch_objects`."""
+    shared informers, which index them). Errors and closing as `watch_objects`.
+    `before_request` is awaited before each list and each watch request (what it raises ends
+    the iteration): the informers hold requests back there while nobody may act."""
     selectors: list[tuple[str, str]] = []
     if label_selector:
         selectors.append(("labelSelector", label_selector))
@@ -146,6 +149,8 @@ async def watch_changes(
         delay = 0.0
         try:
             if version is None:
+                if before_request is not None:
+                    await before_request()
                 listed = await cluster.request("GET", path, query=selectors)
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
                 yield Listed({_name(item): item for item in listed.get("items") or []})
@@ -156,6 +161,8 @@ async def watch_changes(
                 ("resourceVersion", version),
                 ("timeoutSeconds", str(timeout_seconds)),
             ]
+            if before_request is not None:
+                await before_request()
             opened, events = loop.time(), 0
             async with cluster.stream(
                 path, query=query, read_timeout=timeout_seconds + _READ_MARGIN

@@ -255,6 +255,7 @@ class DeploymentRun:
             try:
                 await self._step(name, S.APPLYING)
                 self.wake.set()  # the deployment may no longer be waiting for input
+                self._check_lease()  # it reads from the cluster next
                 values = await read_secret_values(
                     self.cluster, self.environment.namespace, self.plan, name, answers
                 )

@@ -538,3 +538,35 @@ async def test_a_workload_that_was_never_applied_fails(world: World, namespace_n
     await prepare_environment(world.cluster, EnvironmentSpec(namespace_name, "alice", "staging"))
     with pytest.raises(StepFailed, match="does not exist"):
         await wait_ready(world.cluster, _deployment(namespace_name, "web:1"), timeout=5)
+
+
+@pytest.mark.anyio
+async def test_a_wait_whose_caller_may_no_longer_act_asks_the_cluster_nothing(
+    world: World, namespace_name: str
+) -> None:
+    """An instance paused past its lease wakes up waiting: its shared watches hold every
+    request back (the new owner alone talks to the cluster) until a reader may act again."""
+    world.require_sim()
+    manifest = await _applied(
+        world, namespace_name, _deployment(namespace_name, "web:1"), ready_delay=0.3
+    )
+    allowed = False
+
+    def may_act() -> None:
+        if not allowed:
+            raise RuntimeError("the lease is no longer surely held")
+
+    _, since = await world.requests_since(0)
+    waiting = asyncio.create_task(wait_ready(world.cluster, manifest, timeout=30, may_act=may_act))
+    await asyncio.sleep(1.0)
+    requests, _ = await world.requests_since(since)
+    assert [r for r in requests if f"/namespaces/{namespace_name}/" in r["path"]] == [
+        r
+        for r in requests
+        if r["path"].endswith("/deployments/blog-web")  # the GET of `applied`
+    ]
+    assert not waiting.done()
+    allowed = True
+    found = await asyncio.wait_for(waiting, 30)
+    assert "1 of 1" in found.reason
+    await _watches_stop_after_their_linger(world)
