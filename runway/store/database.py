@@ -221,6 +221,13 @@ class Db:
         self._sqlite: SQLiteOnLoop | None = None
         self._engine: AsyncEngine | None = None
         if self.backend == "sqlite":
+            name = str(parsed.database or "")
+            if not name or name == ":memory:" or "mode=memory" in name:
+                # Its reader and writer would be two separate databases, and nothing would last.
+                raise DatabaseUnavailable(
+                    f"cannot use the database at {self.url}: runway keeps its data in a file, "
+                    "give sqlite:///PATH"
+                )
             self._parsed = parsed
             self._sqlite = SQLiteOnLoop(parsed, SQLITE_BUSY_TIMEOUT)
         else:

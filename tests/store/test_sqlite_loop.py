@@ -75,3 +75,9 @@ async def test_a_write_lock_held_too_long_is_unavailable(tmp_path: Path):
         await store._db.execute(sa.delete(users))  # free again: the next write goes through
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+async def test_an_in_memory_database_is_refused_plainly(url: str):
+    with pytest.raises(DatabaseUnavailable, match=r"in a file, give sqlite:///PATH"):
+        await Store.open(url)
