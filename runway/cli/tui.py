@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+import os
+
 from runway.cli.common import Commands, Namespace, fail
 from runway.client import load_credentials, save_credentials
+
+TOKEN_VARIABLE = "RUNWAY_TOKEN"
+DEPLOYMENT_VARIABLE = "RUNWAY_DEPLOYMENT"
+USER_VARIABLE = "RUNWAY_USER"
 
 
 def add_commands(commands: Commands) -> None:
@@ -18,6 +24,20 @@ def run_tui(args: Namespace) -> int:
     # Imported here: Textual takes a while to import, and no other command needs it.
     from runway.tui import make_dashboard
 
+    # The browser dashboard's app process (runway/http/ui): its own short-lived token and the
+    # deployment to open come through the environment, never the command line (`ps` shows it).
+    given = os.environ.pop(TOKEN_VARIABLE, "")
+    if given:
+        if not args.url:
+            return fail(f"{TOKEN_VARIABLE} needs --url")
+        opening = os.environ.pop(DEPLOYMENT_VARIABLE, "")
+        make_dashboard(
+            args.url.rstrip("/"),
+            given,
+            username=os.environ.pop(USER_VARIABLE, ""),
+            open_deployment=int(opening) if opening.isdecimal() else args.deployment,
+        ).run()
+        return 0
     saved = load_credentials()
     url = (args.url or (saved.url if saved else "")).rstrip("/")
     if not url:

@@ -30,6 +30,7 @@ from runway.http.routes import (
     users,
 )
 from runway.http.settings import Settings
+from runway.http.ui import routes as ui_routes
 from runway.store import Store, StoreError
 
 log = logging.getLogger("runway.http")
@@ -62,6 +63,7 @@ def create_app(
         *logs.routes,
         *reveal.routes,
         *installation.routes,
+        *ui_routes(),
     ]
 
     @asynccontextmanager

@@ -13,7 +13,7 @@ from runway.auth.passwords import MAX_LENGTH, check_password
 from runway.http.context import context
 from runway.http.errors import ApiError, invalid
 from runway.store.pages import MAX_ID
-from runway.store.records import Token, User
+from runway.store.records import Token, TokenKind, User
 
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -38,7 +38,8 @@ async def caller(request: Request) -> Caller:
         )
     ctx = context(request)
     found = await ctx.store.credentials.authenticate(token_hash(token.strip()), ctx.now())
-    if found is None:
+    # A browser session lives in its cookie only: /api/v1 takes no cookie's value as a bearer.
+    if found is None or found[1].kind is TokenKind.BROWSER:
         raise ApiError(
             401,
             "unauthorized",

@@ -76,11 +76,18 @@ async def _logged_in(ctx: Context, user: User, status: int = 201) -> JSONRespons
 
 async def login(request: Request) -> Response:
     """`POST /api/v1/sessions`: a session token for a user name and password."""
-    ctx = context(request)
     fields = Fields(await json_body(request), ("username", "password"))
     username = fields.text("username", limit=64)
     password = fields.text("password", limit=MAX_LENGTH)
     fields.done()
+    user = await check_login(request, username, password)
+    return await _logged_in(context(request), user)
+
+
+async def check_login(request: Request, username: str, password: str) -> User:
+    """The user whose name and password these are, within the login limits (the API's login
+    and the browser's login page share it); ApiError 429, or 401 saying why, otherwise."""
+    ctx = context(request)
     now, limits, credentials = ctx.now(), ctx.settings.login_limits, ctx.store.credentials
     keys = (f"user:{username}", f"addr:{address(request)}")
     # Counted before the password is checked: a burst of guesses sent at once is counted too.
@@ -109,7 +116,7 @@ async def login(request: Request) -> Response:
     await credentials.clear_failures(keys[0])
     if user.disabled:
         raise ApiError(401, "disabled", "this account is disabled; ask an admin")
-    return await _logged_in(ctx, user)
+    return user
 
 
 async def list_tokens(request: Request) -> Response:
@@ -172,10 +179,16 @@ async def accept_invite(request: Request) -> Response:
     fields = Fields(await json_body(request), ("username", "password"))
     username, password = new_account(fields)
     fields.done()
+    user = await use_invite(request, request.path_params["token"], username, password)
+    return await _logged_in(ctx, user)
+
+
+async def use_invite(request: Request, token: str, username: str, password: str) -> User:
+    """The account an invite's link creates (the API and the browser's invite page share it);
+    ApiError 404 for a bad, used or expired invite, 409 for a taken name."""
+    ctx = context(request)
     try:
-        invite_id, nonce = (await _signer(ctx)).read(
-            request.path_params["token"], _MAX_INVITE_DAYS * 86400
-        )
+        invite_id, nonce = (await _signer(ctx)).read(token, _MAX_INVITE_DAYS * 86400)
     except AuthError as error:
         raise ApiError(404, "invalid_invite", str(error)) from None
     hashed = await ctx.password_work(ctx.settings.hasher.hash, password)
@@ -187,7 +200,7 @@ async def accept_invite(request: Request) -> Response:
         raise ApiError(409, "name_taken", f"the user name '{username}' is taken") from None
     if user is None:
         raise ApiError(404, "invalid_invite", "this invite was used already or has expired")
-    return await _logged_in(ctx, user)
+    return user
 
 
 async def _signer(ctx: Context) -> InviteSigner:

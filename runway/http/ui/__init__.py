@@ -1,0 +1,37 @@
+"""The dashboard in the browser, on the API's own host and port: runway's pages, textual-serve's
+static files (from the installed package: no request leaves the host), and the websocket that
+runs one dashboard process per tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import textual_serve
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from runway.http.ui import pages
+from runway.http.ui.processes import Limits, Processes
+from runway.http.ui.terminal import Terminal
+
+__all__ = ["Limits", "Processes", "routes"]
+
+STATIC_DIRECTORY = Path(textual_serve.__file__).parent / "static"
+
+
+def routes(processes: Processes | None = None) -> list[BaseRoute]:
+    """The `/ui` routes, sharing `processes` (the limits on app processes)."""
+    running = processes if processes is not None else Processes(Limits())
+    terminal = Terminal(running)
+    return [
+        Route("/ui/login", pages.login_page, methods=["GET"]),
+        Route("/ui/login", pages.login, methods=["POST"]),
+        Route("/ui/logout", pages.logout(running), methods=["POST"]),
+        Route("/ui/", pages.dashboard, methods=["GET"]),
+        Route("/ui/deployments/{id:int}", pages.dashboard, methods=["GET"]),
+        Route("/ui/invite/{token}", pages.invite_page, methods=["GET"]),
+        Route("/ui/invite/{token}", pages.accept_invite, methods=["POST"]),
+        WebSocketRoute("/ui/ws", terminal.serve),
+        WebSocketRoute("/ui/ws/{deployment:int}", terminal.serve),
+        Mount("/ui/static", StaticFiles(directory=STATIC_DIRECTORY), name="ui-static"),
+    ]
