@@ -22,9 +22,10 @@ from typing import Any
 from runway.deploy.apply import RETRY, Retry, apply
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError, TemporaryError
-from runway.deploy.readiness import WAITED_FOR, wait_ready
+from runway.deploy.readiness import WAITED_FOR
 from runway.deploy.render import render_step
 from runway.deploy.render_target import RenderError, Target
+from runway.deploy.waiting import wait_ready
 from runway.planner import Plan
 
 HIDDEN = "[secret]"

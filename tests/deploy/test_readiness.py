@@ -21,8 +21,8 @@ from runway.deploy.readiness import (
     Waiting,
     newest_replicaset,
     verdict,
-    wait_ready,
 )
+from runway.deploy.waiting import wait_ready
 from tests.deploy.conftest import World
 
 LABELS = {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "blog"}
