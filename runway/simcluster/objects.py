@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from runway.simcluster.admission import (
     admit_create,
     admit_mutating,
-    admit_quota,
     admit_resize,
     admit_service_account,
 )
@@ -48,6 +47,7 @@ from runway.simcluster.errors import (
 )
 from runway.simcluster.patches import json_patch, merge_patch, strategic_merge_patch
 from runway.simcluster.quantity import QuantityError
+from runway.simcluster.quota import admit_quota
 from runway.simcluster.schemas import SchemaRegistry
 from runway.simcluster.shape import (
     generation_moves,

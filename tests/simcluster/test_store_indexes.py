@@ -12,7 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runway.simcluster.admission import (
+from runway.simcluster.catalogue import Catalogue
+from runway.simcluster.listing import selection
+from runway.simcluster.quota import (
     Amount,
     _add,
     _count_key,
@@ -22,8 +24,6 @@ from runway.simcluster.admission import (
     quantity,
     usage,
 )
-from runway.simcluster.catalogue import Catalogue
-from runway.simcluster.listing import selection
 from runway.simcluster.store import Change, Store
 from runway.simcluster.watch import _hint, _view, event_for
 

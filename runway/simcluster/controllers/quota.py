@@ -2,19 +2,19 @@
 
 Until it has, a quota does not count (admission ignores quotas without `status.hard`), as on a
 real cluster. Usage is recomputed for a namespace whenever something it counts changes there;
-the sums are those admission checks against (`runway.simcluster.admission.namespace_usage`).
+the sums are those admission checks against (`runway.simcluster.quota.namespace_usage`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runway.simcluster.admission import namespace_usage, quantity
 from runway.simcluster.bodies import Decoded
 from runway.simcluster.controllers import CONTROLLERS, Controller
 from runway.simcluster.controllers.workloads import status_body
 from runway.simcluster.errors import ApiError
 from runway.simcluster.objects import WriteOptions
+from runway.simcluster.quota import namespace_usage, quantity
 from runway.simcluster.store import Change
 
 if TYPE_CHECKING:
