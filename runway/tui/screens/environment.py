@@ -10,7 +10,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import (
     DataTable,
     Footer,
@@ -24,16 +23,16 @@ from textual.widgets import (
 
 from runway.client import Client, ClientError
 from runway.tui import text
+from runway.tui.screens.polled import PolledScreen
 from runway.tui.widgets.banner import ConnectionBanner
 
 if TYPE_CHECKING:
     from runway.tui.app import Dashboard
 
-REFRESH = 5.0
 ON_FAILURE = [("offer a rollback (manual)", "manual"), ("roll back at once", "rollback")]
 
 
-class EnvironmentScreen(Screen[None]):
+class EnvironmentScreen(PolledScreen):
     """An environment's services, deployments and settings."""
 
     CSS_PATH = "environment.tcss"
@@ -71,18 +70,6 @@ class EnvironmentScreen(Screen[None]):
                 yield Label("After a failed deployment:")
                 yield Select(ON_FAILURE, allow_blank=True, id="on-failure")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.set_interval(REFRESH, self._poll)
-
-    def on_screen_resume(self) -> None:
-        """Read when shown: first, and back from a screen that may have changed things."""
-        self.action_refresh()
-
-    def _poll(self) -> None:
-        """Read again while shown; a screen under another one waits until it is back."""
-        if self.is_current:
-            self.action_refresh()
 
     def action_refresh(self) -> None:
         self._load()

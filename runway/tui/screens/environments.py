@@ -11,19 +11,16 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from runway.client import Client, ClientError
 from runway.tui import text
+from runway.tui.screens.polled import PolledScreen
 from runway.tui.widgets.banner import ConnectionBanner
 from runway.tui.widgets.dialogs import AskName, TypeToConfirm
 
 if TYPE_CHECKING:
     from runway.tui.app import Dashboard
-
-REFRESH = 5.0
-"""Seconds between two reads of the list: states change while the person watches."""
 
 
 def rows(environments: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
@@ -52,7 +49,7 @@ def rows(environments: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     return found
 
 
-class EnvironmentsScreen(Screen[None]):
+class EnvironmentsScreen(PolledScreen):
     """The person's environments; Enter opens one."""
 
     CSS_PATH = "environments.tcss"
@@ -80,18 +77,6 @@ class EnvironmentsScreen(Screen[None]):
         yield table
         yield Static("loading…", id="empty", classes="hint")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.set_interval(REFRESH, self._poll)
-
-    def on_screen_resume(self) -> None:
-        """Read when shown: first, and back from a screen that may have changed things."""
-        self.action_refresh()
-
-    def _poll(self) -> None:
-        """Read again while shown; a screen under another one waits until it is back."""
-        if self.is_current:
-            self.action_refresh()
 
     def action_refresh(self) -> None:
         self._load()
