@@ -3,6 +3,7 @@ executor."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from runway.executor.executor import Executor
 from runway.executor.states import TransitionError
 from runway.http import errors
 from runway.http.context import Context
+from runway.http.housekeeping import keep_tidy
 from runway.http.routes import (
     accounts,
     deployments,
@@ -121,7 +123,10 @@ async def _running(ctx: Context) -> AsyncIterator[None]:
         await executor.resume()
     except StoreError as error:
         log.error("could not resume the deployments left running: %s", error)
+    tidying = asyncio.create_task(keep_tidy(ctx.store), name="runway housekeeping")
     try:
         yield
     finally:
+        tidying.cancel()
+        await asyncio.gather(tidying, return_exceptions=True)
         await executor.close()

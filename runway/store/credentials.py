@@ -302,12 +302,29 @@ class Credentials:
         async with self._db.write():
             await self._db.execute(sa.delete(login_attempts).where(login_attempts.c.key == key))
 
-    async def prune_failures(self, before: datetime) -> int:
-        """Forget attempts older than `before`; how many were forgotten."""
+    async def sweep(self, before: datetime) -> dict[str, int]:
+        """Forget what can no longer be used and is older than `before`: failed-login counters,
+        tokens that expired or were revoked, invites used or expired. Each browser tab and SSH
+        session makes a token and each failed login a counter, so without this the tables only
+        grow. Counts per table, for the log."""
         async with self._db.write():
-            rows = await self._db.fetch_all(
+            attempts = await self._db.fetch_all(
                 sa.delete(login_attempts)
                 .where(login_attempts.c.at < before)
                 .returning(login_attempts.c.id)
             )
-        return len(rows)
+            dead_tokens = await self._db.fetch_all(
+                sa.delete(tokens)
+                .where(sa.or_(tokens.c.expires_at < before, tokens.c.revoked_at < before))
+                .returning(tokens.c.id)
+            )
+            dead_invites = await self._db.fetch_all(
+                sa.delete(invites)
+                .where(sa.or_(invites.c.expires_at < before, invites.c.used_at < before))
+                .returning(invites.c.id)
+            )
+        return {
+            "login_attempts": len(attempts),
+            "tokens": len(dead_tokens),
+            "invites": len(dead_invites),
+        }

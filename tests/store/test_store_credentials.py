@@ -172,9 +172,30 @@ async def test_failed_logins_are_counted_per_key(store: Store):
     assert len(await store.credentials.failures("ip:192.0.2.1", NOW)) == 4
     await store.credentials.clear_failures("user:ann")
     assert await store.credentials.failures("user:ann", NOW) == []
-    assert await store.credentials.prune_failures(NOW + timedelta(seconds=25)) == 2
+    swept = await store.credentials.sweep(NOW + timedelta(seconds=25))
+    assert swept["login_attempts"] == 2
     assert await store.credentials.failures("ip:192.0.2.1", NOW) == [
         NOW + timedelta(seconds=30),
         NOW + timedelta(seconds=40),
     ]
-    assert await store.credentials.prune_failures(NOW) == 0
+    assert (await store.credentials.sweep(NOW))["login_attempts"] == 0
+
+
+async def test_the_sweep_forgets_only_what_can_no_longer_be_used(store: Store):
+    ann = await a_user(store, "ann", Role.ADMIN)
+    make = store.credentials.create_token
+    await make(ann.id, TokenKind.BROWSER, "old tab", "h1", NOW + DAY)
+    revoked = await make(ann.id, TokenKind.API, "revoked", "h2", NOW + 30 * DAY)
+    await store.credentials.revoke_token(ann.id, revoked.id, NOW)
+    live = await make(ann.id, TokenKind.API, "ci", "h3", NOW + 30 * DAY)
+    await store.credentials.create_invite("n1", Role.MEMBER, ann.id, NOW, NOW + DAY)
+    kept = await store.credentials.create_invite("n2", Role.MEMBER, ann.id, NOW, NOW + 9 * DAY)
+
+    assert await store.credentials.sweep(NOW) == {"login_attempts": 0, "tokens": 0, "invites": 0}
+    assert await store.credentials.sweep(NOW + 2 * DAY) == {
+        "login_attempts": 0,
+        "tokens": 2,
+        "invites": 1,
+    }
+    assert await store.credentials.tokens(ann.id) == [live]
+    assert await store.credentials.use_invite(kept.id, "n2", NOW, "bob", "h") is not None
