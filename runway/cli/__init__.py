@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from runway import __version__
 from runway.cli import account, deployments, plan, server, sim, status, tui
 from runway.cli import demo as demo_command
+from runway.cli import install as install_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,4 +39,5 @@ def _parser() -> argparse.ArgumentParser:
     for module in (plan, server, account, deployments, status, sim, tui):
         module.add_commands(commands)
     demo_command.add_commands(commands)
+    install_command.add_commands(commands)
     return parser

@@ -47,6 +47,11 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"): ("volumesnapshots", True),
+    # runway's own installation (runway.install), applied by an admin, never by deployments:
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("clusterroles", False),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
 }
 
 
