@@ -1,0 +1,274 @@
+"""One SSH session: the dashboard of the user who logged in, in a PTY of the client's size.
+A shell request opens it; exec requests and subsystems are refused. It gets a token of its own
+(revoked when it ends) and ends when the client goes, the app quits, the server stops, or the
+token no longer holds (its user disabled, logged out everywhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncssh
+
+from runway.auth import new_token, token_hash
+from runway.ssh import terminal
+from runway.store import Store, StoreError, TokenKind, User
+
+log = logging.getLogger("runway.ssh")
+
+APP_TOKEN_LIFETIME = timedelta(hours=12)
+"""As long as the browser dashboard's: a day's work."""
+RESTORE = (
+    "\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l"  # no mouse reports
+    "\x1b[?2004l\x1b[?7h\x1b[<u"  # no bracketed paste, wrap lines, no Kitty keyboard
+    "\x1b[?1049l\x1b[?25h\x1b[?1004l"  # the main screen, the cursor, no focus reports
+)
+"""What Textual writes when it quits (its Linux driver's stop_application_mode)."""
+TYPED_AHEAD = 4096
+"""Bytes of keys kept while the app starts (a paste beyond it is cut)."""
+CHECK_EVERY = 2.0
+"""Seconds between checks that the session's token still holds (another instance may have
+disabled its user)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many dashboards run over SSH at once, per user and in all (the browser's have the
+    same defaults, counted apart)."""
+
+    per_user: int = 4
+    total: int = 40
+    """One app process takes about 35 MB: forty are well under 2 GB."""
+
+
+class LimitReached(Exception):
+    """A new dashboard would pass a limit; says which, for people."""
+
+
+class Running:
+    """The dashboards this server runs, by user, for the limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._by_user: Counter[int] = Counter()
+
+    def reserve(self, user_id: int) -> None:
+        if self._by_user[user_id] >= self.limits.per_user:
+            raise LimitReached(
+                f"you have {self._by_user[user_id]} dashboards open, the most allowed: "
+                "close one of them and try again"
+            )
+        if self.total() >= self.limits.total:
+            raise LimitReached(
+                "this server runs as many dashboards as it can right now: try again later, "
+                "or use `runway tui` on your own machine"
+            )
+        self._by_user[user_id] += 1
+
+    def release(self, user_id: int) -> None:
+        self._by_user[user_id] -= 1
+        if self._by_user[user_id] <= 0:
+            del self._by_user[user_id]
+
+    def total(self) -> int:
+        return sum(self._by_user.values())
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every session of one server uses."""
+
+    store: Store
+    api_url: str
+    running: Running
+    sessions: set[DashboardSession] = field(default_factory=set)
+    """The sessions open now, for the server to end them when it stops."""
+
+
+class DashboardSession(asyncssh.SSHServerSession[bytes]):
+    def __init__(self, shared: Shared, user: User) -> None:
+        self._shared = shared
+        self._user = user
+        self._chan: asyncssh.SSHServerChannel[bytes] | None = None
+        self._term = terminal.DEFAULT_TERM
+        self._size: tuple[int, int] | None = None
+        self._child: terminal.Child | None = None
+        self._typed_ahead = bytearray()
+        """Keys sent while the app starts, for it once it runs."""
+        self._gone = asyncio.Event()
+        """Set when the client went: nothing more is sent."""
+        self._stopping = asyncio.Event()
+        """Set when the server stops: the dashboard ends, and says why."""
+        self.task: asyncio.Task[None] | None = None
+        """Runs the dashboard, from the shell request until everything is cleaned up."""
+
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
+        self._chan = chan
+        self._shared.sessions.add(self)
+
+    def pty_requested(
+        self, term_type: str, term_size: tuple[int, int, int, int], term_modes: object
+    ) -> bool:
+        self._term = term_type
+        self._size = (term_size[0], term_size[1])
+        return True
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        log.info("ssh: refused a command from %s (only the dashboard runs)", self._user.name)
+        return False
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        log.info("ssh: refused the subsystem %r from %s", subsystem[:40], self._user.name)
+        return False
+
+    def session_started(self) -> None:
+        self.task = asyncio.create_task(self._run())
+        self.task.add_done_callback(lambda _: self._shared.sessions.discard(self))
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        if self._child is not None:
+            self._child.write(data)
+        elif len(self._typed_ahead) < TYPED_AHEAD:
+            self._typed_ahead += data[: TYPED_AHEAD - len(self._typed_ahead)]
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        self._size = (width, height)
+        if self._child is not None:
+            self._child.resize(width, height)
+
+    def eof_received(self) -> bool:
+        self._gone.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._gone.set()
+        if self.task is None:
+            self._shared.sessions.discard(self)
+
+    def pause_writing(self) -> None:
+        if self._child is not None:
+            self._child.pause_output()
+
+    def resume_writing(self) -> None:
+        if self._child is not None:
+            self._child.resume_output()
+
+    def end(self) -> None:
+        """End the dashboard now (the server stops)."""
+        self._stopping.set()
+
+    def _send(self, data: bytes) -> None:
+        """The app's output to the client, while the channel is open (it closes first when
+        the client goes: what the app draws meanwhile goes nowhere)."""
+        if self._chan is not None and not self._gone.is_set():
+            with contextlib.suppress(BrokenPipeError):
+                self._chan.write(data)
+
+    def _say(self, text: str) -> None:
+        self._send(f"{text}\r\n".encode())
+
+    def _exit(self, status: int) -> None:
+        if self._chan is not None:
+            with contextlib.suppress(Exception):
+                self._chan.exit(status)
+
+    async def _run(self) -> None:
+        if self._stopping.is_set():
+            self._exit(1)
+            return
+        if self._size is None:
+            self._say("runway's dashboard needs a terminal: connect with `ssh -t`")
+            self._exit(1)
+            return
+        running, user = self._shared.running, self._user
+        try:
+            running.reserve(user.id)
+        except LimitReached as reached:
+            self._say(str(reached))
+            self._exit(1)
+            return
+        try:
+            self._exit(await self._dashboard())
+        except Exception:
+            log.exception("ssh: the dashboard of %s failed", user.name)
+            self._say("the dashboard could not start; try again")
+            self._exit(1)
+        finally:
+            running.release(user.id)
+
+    async def _dashboard(self) -> int:
+        store, user = self._shared.store, self._user
+        secret = new_token()
+        hashed = token_hash(secret)
+        app_token = await store.credentials.create_token(
+            user.id,
+            TokenKind.API,
+            "ssh dashboard",
+            hashed,
+            datetime.now(UTC) + APP_TOKEN_LIFETIME,
+        )
+        try:
+            assert self._size is not None
+            assert self._chan is not None
+            chan = self._chan
+            self._child = child = await terminal.Child.start(
+                terminal.command(self._shared.api_url),
+                terminal.environment(self._term, secret, user.name),
+                *self._size,
+                output=self._send,
+                input_full=lambda full: chan.pause_reading() if full else chan.resume_reading(),
+            )
+            log.info("ssh: dashboard process %s started for %s", child.pid, user.name)
+            if self._typed_ahead:
+                child.write(bytes(self._typed_ahead))
+            try:
+                ended = await _first(
+                    child.ended.wait(),
+                    self._gone.wait(),
+                    self._stopping.wait(),
+                    _until_invalid(store, hashed),
+                )
+            finally:
+                status = await child.stop()
+                log.info("ssh: dashboard process %s ended for %s", child.pid, user.name)
+            # An app ended from outside had no time to put the terminal back as it found it.
+            self._send(RESTORE.encode())
+            if ended == 2:
+                self._say("runway: the server is stopping")
+            elif ended == 3:
+                self._say("runway: your session ended (your account was disabled or logged out)")
+            return status if status >= 0 else 1
+        finally:
+            await store.credentials.revoke_token(user.id, app_token.id, datetime.now(UTC))
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> int:
+    """Once the first of `waits` is done, its index; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return min(tasks.index(task) for task in done)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until_invalid(store: Store, hashed: str) -> None:
+    """Return once the token with `hashed` is revoked or expired, or its user disabled."""
+    while True:
+        await asyncio.sleep(CHECK_EVERY)
+        try:
+            if await store.credentials.authenticate(hashed, datetime.now(UTC)) is None:
+                return
+        except StoreError as error:  # the dashboard cannot work either; it may come back
+            log.warning("ssh: cannot check a dashboard's token: %s", error)

@@ -1,0 +1,216 @@
+"""The SSH server in this process, over a SQLite store and no API (its dashboards cannot reach
+one, which these tests do not need): who gets in, what is refused, the host key, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from runway.auth import LoginLimits, PasswordHasher, token_hash
+from runway.auth.keys import parse_public_key
+from runway.ssh import LimitReached, Limits, SshServer
+from runway.ssh.session import Running
+from runway.ssh.terminal import DEFAULT_TERM, term_of
+from runway.store import Role, Store, sqlite_url
+from tests.ssh.conftest import Screen, connect, environ, open_dashboard
+from tests.test_serve import PASSWORD
+
+pytestmark = pytest.mark.anyio
+
+HASHER = PasswordHasher.cheap()
+LIMITS = LoginLimits(per_user=3, user_pause=timedelta(minutes=5))
+
+
+@dataclass
+class Here:
+    store: Store
+    server: SshServer
+    port: int
+    key: asyncssh.SSHKey
+    """`ann`'s (a member, password PASSWORD)."""
+
+
+def bound() -> socket.socket:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    listening.setblocking(False)
+    return listening
+
+
+async def start(store: Store) -> tuple[SshServer, int]:
+    server = SshServer(store, "http://127.0.0.1:9", login_limits=LIMITS, hasher=HASHER)
+    listening = bound()
+    await server.start(listening)
+    return server, listening.getsockname()[1]
+
+
+@pytest.fixture
+async def here(tmp_path: Path) -> AsyncIterator[Here]:
+    store = await Store.open(sqlite_url(tmp_path))
+    ann = await store.users.create("ann", HASHER.hash(PASSWORD), Role.MEMBER)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    text, fingerprint = parse_public_key(bytes(key.export_public_key()).decode())
+    await store.users.add_key(ann.id, "laptop", text, fingerprint)
+    server, port = await start(store)
+    try:
+        yield Here(store, server, port, key)
+    finally:
+        await server.close()
+        await store.close()
+
+
+async def test_a_password_logs_in_until_the_login_limit_then_waits(here: Here):
+    password = {"preferred_auth": "password"}
+    async with await connect(here.port, "ann", password=PASSWORD, **password):
+        pass
+    for guess in range(LIMITS.per_user):
+        with pytest.raises(asyncssh.PermissionDenied):
+            await connect(here.port, "ann", password=f"guess number {guess}", **password)
+    with pytest.raises(asyncssh.PermissionDenied):  # the right one waits now too
+        await connect(here.port, "ann", password=PASSWORD, **password)
+    # Counted where the API's login counts (and refuses) them: one limit for both.
+    since = datetime.now(UTC) - LIMITS.window
+    assert len(await here.store.credentials.failures("user:ann", since)) == LIMITS.per_user
+    with pytest.raises(asyncssh.PermissionDenied):  # and a user who does not exist is no one
+        await connect(here.port, "nobody", password=PASSWORD, **password)
+
+
+async def test_a_key_of_nobody_or_of_someone_else_is_refused(here: Here):
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(here.port, "ann", client_keys=[stranger])
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(here.port, "root", client_keys=[here.key])
+    async with await connect(here.port, "ann", client_keys=[here.key]):
+        pass
+
+
+async def test_a_disabled_user_is_out_at_once(here: Here):
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await screen.wait_for("runway")
+    (session,) = here.server._shared.sessions
+    child = session._child
+    assert child is not None
+    ann = await here.store.users.by_name("ann")
+    assert ann is not None
+    await here.store.users.update(ann.id, disabled=True)
+    await asyncio.wait_for(screen.closed.wait(), 10)  # its token checked every 2 s
+    assert child.process.returncode is not None
+    assert "your account was disabled or logged out" in screen.text()
+    assert b"\x1b[?1049l" in screen.received  # the client's terminal is put back
+
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(here.port, "ann", client_keys=[here.key])
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(here.port, "ann", password=PASSWORD, preferred_auth="password")
+
+
+async def test_commands_subsystems_and_every_forwarding_are_refused(here: Here):
+    async with await connect(here.port, "ann", client_keys=[here.key]) as connection:
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await connection.create_session(asyncssh.SSHClientSession, "cat /etc/passwd")
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await connection.create_session(asyncssh.SSHClientSession, subsystem="sftp")
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await connection.create_connection(asyncssh.SSHTCPSession, "127.0.0.1", 22)
+        with pytest.raises(asyncssh.ChannelListenError):
+            await connection.forward_remote_port("127.0.0.1", 0, "127.0.0.1", 1)
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await connection.create_unix_connection(asyncssh.SSHUNIXSession, "/run/anything")
+        with pytest.raises(asyncssh.ChannelListenError):
+            await connection.forward_remote_path("/tmp/runway-test.sock", "/run/anything")
+
+
+async def test_the_host_key_is_made_once_and_kept_in_the_database(tmp_path: Path):
+    keys = []
+    for _ in range(2):
+        store = await Store.open(sqlite_url(tmp_path))
+        server, port = await start(store)
+        try:
+            keys.append(await asyncssh.get_server_host_key("127.0.0.1", port))
+        finally:
+            await server.close()
+            await store.close()
+    first, again = keys
+    assert first is not None
+    assert again is not None
+    assert again.public_data == first.public_data
+    assert first.get_fingerprint() == server.fingerprint
+    other = await Store.open(sqlite_url(tmp_path / "elsewhere"))
+    try:
+        elsewhere, port = await start(other)
+        await elsewhere.close()
+    finally:
+        await other.close()
+    assert elsewhere.fingerprint != server.fingerprint  # made, not built in
+
+
+async def test_leaving_ends_the_app_and_revokes_its_token(here: Here):
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await screen.wait_for("runway")
+    (session,) = here.server._shared.sessions
+    child = session._child
+    assert child is not None
+    token = token_hash(environ(child.pid)["RUNWAY_TOKEN"])
+    assert await here.store.credentials.authenticate(token, datetime.now(UTC)) is not None
+    connection.close()
+    for _ in range(200):
+        if not here.server._shared.sessions:
+            break
+        await asyncio.sleep(0.05)
+    assert child.process.returncode is not None
+    assert await here.store.credentials.authenticate(token, datetime.now(UTC)) is None
+    assert here.server._shared.running.total() == 0
+
+
+async def test_stopping_the_server_ends_its_sessions_and_their_apps(here: Here):
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await screen.wait_for("runway")  # the app's header: it runs (and cannot reach an API)
+    (session,) = here.server._shared.sessions
+    child = session._child
+    assert child is not None
+    await here.server.close()
+    await asyncio.wait_for(screen.closed.wait(), 10)
+    assert child.process.returncode is not None
+    assert screen.text().endswith("runway: the server is stopping\r\n")
+    assert here.server._shared.running.total() == 0
+
+
+async def test_a_session_without_a_terminal_is_told_to_ask_for_one(here: Here):
+    async with await connect(here.port, "ann", client_keys=[here.key]) as connection:
+        channel, screen = await connection.create_session(Screen, encoding=None)
+        await asyncio.wait_for(screen.closed.wait(), 10)
+    assert "needs a terminal" in screen.text()
+    assert channel.get_exit_status() == 1
+
+
+def test_dashboards_are_limited_per_user_and_in_all():
+    running = Running(Limits(per_user=2, total=3))
+    running.reserve(1)
+    running.reserve(1)
+    with pytest.raises(LimitReached, match="you have 2 dashboards open"):
+        running.reserve(1)
+    running.reserve(2)
+    with pytest.raises(LimitReached, match="as many dashboards as it can"):
+        running.reserve(3)
+    running.release(1)
+    running.reserve(3)
+    assert running.total() == 3
+
+
+def test_only_a_terminals_name_is_taken_for_term():
+    assert term_of("xterm-256color") == "xterm-256color"
+    assert term_of("screen.xterm+kitty") == "screen.xterm+kitty"
+    for strange in ("", "x" * 70, "xterm\n", "$(reboot)", "-e"):
+        assert term_of(strange) == DEFAULT_TERM
