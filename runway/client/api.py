@@ -137,6 +137,81 @@ class Client:
             "PATCH", "/api/v1/users/me", json={"current_password": current, "password": new}
         )
 
+    async def _items(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a listing, page after page (`items`, `next_cursor`)."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            paged = path + (f"?cursor={quote(cursor)}" if cursor else "")
+            listing = await self._object("GET", paged)
+            items, cursor = listing.get("items"), listing.get("next_cursor")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise malformed(self.url, f"GET {paged}")
+            found += items
+            if not isinstance(cursor, str) or not cursor:
+                return found
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        """The caller's tokens not revoked, sessions included (never their values)."""
+        return await self._items("/api/v1/tokens")
+
+    async def create_token(self, name: str, expires_in_days: int | None = None) -> dict[str, Any]:
+        """A personal API token; the answer's `token` is its value, which no later call shows."""
+        body: dict[str, Any] = {"name": name}
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        return await self._object("POST", "/api/v1/tokens", json=body)
+
+    async def revoke_token(self, token_id: int) -> None:
+        await self.request("DELETE", f"/api/v1/tokens/{token_id}")
+
+    async def keys(self) -> list[dict[str, Any]]:
+        """The caller's SSH public keys, with their fingerprints."""
+        return await self._items("/api/v1/users/me/keys")
+
+    async def add_key(self, name: str, public_key: str) -> dict[str, Any]:
+        """Register an SSH public key (`ssh-ed25519 AAAA... comment`); 422 when it is not one."""
+        return await self._object(
+            "POST", "/api/v1/users/me/keys", json={"name": name, "public_key": public_key}
+        )
+
+    async def delete_key(self, key_id: int) -> None:
+        await self.request("DELETE", f"/api/v1/users/me/keys/{key_id}")
+
+    async def users(self) -> list[dict[str, Any]]:
+        """Admin: every user, page after page."""
+        return await self._items("/api/v1/users")
+
+    async def create_user(self, username: str, password: str, role: str) -> dict[str, Any]:
+        """Admin: a new account; 422 for a bad name or password, 409 for a taken name."""
+        return await self._object(
+            "POST",
+            "/api/v1/users",
+            json={"username": username, "password": password, "role": role},
+        )
+
+    async def update_user(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Admin: `disabled`, `role` or `quota` (the whole quota: it replaces the old one)."""
+        return await self._object("PATCH", f"/api/v1/users/{quote(name, safe='')}", json=changes)
+
+    async def delete_user(self, name: str) -> None:
+        await self.request("DELETE", f"/api/v1/users/{quote(name, safe='')}")
+
+    async def create_invite(self, role: str, expires_in_days: int | None = None) -> dict[str, Any]:
+        """Admin: a single-use link (`url`) that lets a person create their account."""
+        body: dict[str, Any] = {"role": role}
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        return await self._object("POST", "/api/v1/invites", json=body)
+
+    async def installation_settings(self) -> dict[str, Any]:
+        """Admin: the installation's settings, each by its name."""
+        return await self._object("GET", "/api/v1/settings")
+
+    async def update_installation_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Admin: change the settings given (the others stay); 422 names each bad one."""
+        return await self._object("PATCH", "/api/v1/settings", json=changes)
+
     async def create_deployment(
         self, env: str, configuration: bytes, content_type: str
     ) -> dict[str, Any]:

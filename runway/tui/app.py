@@ -11,11 +11,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar, TypeVar
 
+from textual import work
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from runway.client import Client, ClientError, Credentials
+from runway.tui.screens.account import AccountScreen
+from runway.tui.screens.admin import AdminScreen
 from runway.tui.screens.deployment import DeploymentScreen
 from runway.tui.screens.environments import EnvironmentsScreen
 from runway.tui.screens.login import LoginScreen
@@ -39,9 +43,17 @@ class Dashboard(App[None]):
     CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "widgets/questions.tcss"]
     TITLE = "runway"
     ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "account", "Account"),
+        Binding("A", "admin", "Admin"),
+    ]
 
     problem: reactive[str] = reactive("")
     """Why the server cannot be reached right now (empty while it can): every screen shows it."""
+
+    role: reactive[str] = reactive("")
+    """The person's role, read once logged in: `admin` offers the admin screen (whose calls the
+    server refuses to anyone else anyway)."""
 
     def __init__(
         self,
@@ -98,6 +110,7 @@ class Dashboard(App[None]):
         self.client, self._token, self.username = self._factory(self.url, token), token, username
         if self._remember is not None:
             self._remember(Credentials(self.url, token, username))
+        self._read_role()
         if len(self.screen_stack) > 2:  # the login was over another screen: back to it
             self.pop_screen()
             refresh = getattr(self.screen, "action_refresh", None)
@@ -108,10 +121,38 @@ class Dashboard(App[None]):
             self._show_home()
 
     def _show_home(self) -> None:
+        self._read_role()
         self.push_screen(EnvironmentsScreen())
         if self.open_deployment is not None:
             self.push_screen(DeploymentScreen(self.open_deployment))
             self.open_deployment = None
+
+    @work(exclusive=True, group="role")
+    async def _read_role(self) -> None:
+        try:
+            me = await self.api(lambda c: c.me())
+        except ClientError:
+            return  # the banner or the login screen says why
+        self.role = str(me.get("role") or "")
+
+    def watch_role(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The account and admin keys on the main screens (not over a login or a dialog), the
+        admin one for admins only."""
+        shown = not isinstance(self.screen, LoginScreen | ModalScreen)
+        if action == "account":
+            return shown and not isinstance(self.screen, AccountScreen)
+        if action == "admin":
+            return shown and self.role == "admin" and not isinstance(self.screen, AdminScreen)
+        return True
+
+    def action_account(self) -> None:
+        self.push_screen(AccountScreen())
+
+    def action_admin(self) -> None:
+        self.push_screen(AdminScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -119,10 +160,14 @@ class Dashboard(App[None]):
         if callable(commands):
             yield from commands()
         if not isinstance(screen, LoginScreen):
+            yield SystemCommand("Account", "Password, API tokens, SSH keys", self.action_account)
+            if self.role == "admin":
+                yield SystemCommand("Admin", "Users, invites, settings", self.action_admin)
             yield SystemCommand("Log out", "Forget this session's token here", self._log_out)
 
     def _log_out(self) -> None:
         self._token = None
+        self.role = ""
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.push_screen(LoginScreen(self.url))
