@@ -226,7 +226,7 @@ class AccountScreen(Screen[None]):
     def _create_token(self) -> None:
         self._new_token(self.query_one("#token-name", Input).value.strip())
 
-    @work(exclusive=True, group="token")
+    @work(exclusive=True, group="token", description="create a token")
     async def _new_token(self, name: str) -> None:
         show_problems(self, ["name"], {}, "token-")
         try:
@@ -266,7 +266,7 @@ class AccountScreen(Screen[None]):
         name = self.query_one("#key-name", Input).value.strip() or key_name(public_key)
         self._new_key(name, public_key)
 
-    @work(exclusive=True, group="key")
+    @work(exclusive=True, group="key", description="add an SSH key")
     async def _new_key(self, name: str, public_key: str) -> None:
         names = [f.name for f in KEY_FIELDS]
         show_problems(self, names, {}, "key-")
@@ -302,7 +302,7 @@ class AccountScreen(Screen[None]):
         elif isinstance(focused, DataTable) and focused.id == "keys":
             self._delete_key()
 
-    @work(group="change")
+    @work(group="change", description="change")
     async def _call(self, call: Callable[[Client], Awaitable[object]], done: str) -> None:
         try:
             await self.dashboard.api(call)

@@ -260,7 +260,7 @@ class AdminScreen(Screen[None]):
 
         self.app.push_screen(dialog, saved)
 
-    @work(group="change")
+    @work(group="change", description="change")
     async def _call(self, call: Callable[[Client], Awaitable[object]], done: str) -> None:
         try:
             await self.dashboard.api(call)
@@ -283,7 +283,7 @@ class AdminScreen(Screen[None]):
             return
         self._create_invite(role, int(days) if days else None)
 
-    @work(exclusive=True, group="invite")
+    @work(exclusive=True, group="invite", description="create an invite")
     async def _create_invite(self, role: str, days: int | None) -> None:
         names = [f.name for f in INVITE_FIELDS]
         show_problems(self, names, {}, "invite-")
@@ -313,7 +313,7 @@ class AdminScreen(Screen[None]):
             return
         self._patch_settings(changed)
 
-    @work(exclusive=True, group="settings")
+    @work(exclusive=True, group="settings", description="save the settings")
     async def _patch_settings(self, changed: dict[str, Any]) -> None:
         names = list(self.settings or {})
         try:

@@ -241,7 +241,7 @@ class DeploymentScreen(Screen[None]):
         question = f"Cancel {self._named()}? Applied objects stay as they are."
         self.app.push_screen(Confirm(question, "Cancel it"), confirmed)
 
-    @work(group="change")
+    @work(group="change", description="change the deployment")
     async def _change(self, what: str) -> None:
         async def call(client: Any) -> dict[str, Any]:
             method = client.start_deployment if what == "start" else client.cancel_deployment
@@ -263,7 +263,9 @@ class DeploymentScreen(Screen[None]):
     def _answers(self, message: QuestionsForm.Answers) -> None:
         self._answer(message.answers)
 
-    @work(group="change")
+    # An explicit description: Textual would make one of the answers (secret ones too) and log
+    # it with the worker.
+    @work(group="change", description="answer questions")
     async def _answer(self, answers: dict[str, Any]) -> None:
         form = self.query_one("#questions", QuestionsForm)
         try:

@@ -143,7 +143,7 @@ class EnvironmentScreen(PolledScreen):
         if isinstance(event.value, str) and env is not None and event.value != env["on_failure"]:
             self._save(event.value)
 
-    @work(group="change")
+    @work(group="change", description="save")
     async def _save(self, on_failure: str) -> None:
         try:
             self.environment = {

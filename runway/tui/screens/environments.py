@@ -150,7 +150,7 @@ class EnvironmentsScreen(PolledScreen):
 
         self.app.push_screen(TypeToConfirm(question, name, "Delete"), confirmed)
 
-    @work(group="change")
+    @work(group="change", description="change")
     async def _call(self, method: str, name: str, done: str) -> None:
         try:
             await self.dashboard.api(lambda c: getattr(c, method)(name))

@@ -84,7 +84,9 @@ class LoginScreen(Screen[None]):
             return
         self._log_in(username, password, token if self.first_run else None)
 
-    @work(exclusive=True, group="login")
+    # An explicit description: Textual would make one of the arguments (the password, the
+    # setup token) and log it with the worker.
+    @work(exclusive=True, group="login", description="log in")
     async def _log_in(self, username: str, password: str, setup_token: str | None) -> None:
         async def call(client: Client) -> dict[str, Any]:
             if setup_token is not None:
