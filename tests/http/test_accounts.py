@@ -119,6 +119,19 @@ async def test_a_disabled_user_is_out_at_once(world: World):
     assert login.json()["error"]["code"] == "disabled"
 
 
+async def test_a_quota_takes_zero_and_refuses_what_is_no_quantity(world: World):
+    admin = await world.as_person("root", Role.ADMIN)
+    await world.person("bob")
+    frozen = await admin.patch(
+        "/api/v1/users/bob", json={"quota": {"pods": "0", "requests.cpu": "500m"}}
+    )
+    assert frozen.status_code == 200, frozen.text
+    assert frozen.json()["quota"]["pods"] == "0"
+    for amount in ("-1", "lots", ""):
+        refused = await admin.patch("/api/v1/users/bob", json={"quota": {"pods": amount}})
+        assert refused.status_code == 422, amount
+
+
 async def test_personal_tokens_are_shown_once_and_can_be_revoked(world: World):
     bob = await world.as_person("bob")
     made = await bob.post("/api/v1/tokens", json={"name": "ci", "expires_in_days": 30})

@@ -97,11 +97,17 @@ def _quota(fields: Fields) -> dict[str, str] | None:
     if unknown:
         fields.problem("quota", f"unknown resources {unknown}; known: {', '.join(_QUOTA_KEYS)}")
         return None
-    wrong = [key for key, amount in value.items() if (parse_quantity(amount) or -1) < 0]
+    wrong = [key for key, amount in value.items() if not _amount(amount)]
     if wrong:
         fields.problem("quota", f"not quantities such as 4, 500m or 8Gi: {', '.join(wrong)}")
         return None
     return dict(value)
+
+
+def _amount(text: str) -> bool:
+    """Whether `text` is a quantity a quota can hold: zero too (no pods at all, say)."""
+    value = parse_quantity(text)
+    return value is not None and value >= 0
 
 
 async def delete_user(request: Request) -> Response:
