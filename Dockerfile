@@ -1,5 +1,8 @@
-# runway's image: `docker build -t runway .`, then `docker run -p 8080:8080 runway` (SQLite in
-# the container) or, in a cluster, what `runway install` renders (Postgres beside it).
+# runway's image: `docker build -t runway .`, then
+# `docker run -p 8080:8080 -e RUNWAY_PUBLIC_URL=http://localhost:8080 runway` (SQLite in the
+# container; without RUNWAY_PUBLIC_URL the public URL is http://0.0.0.0:8080 and the browser
+# dashboard's Origin check refuses a page opened at localhost) or, in a cluster, what
+# `runway install` renders (Postgres beside it).
 #
 # Two stages: the first builds runway and its dependencies into a virtual environment (with a
 # compiler, for any dependency without a wheel); the second copies only that environment onto a

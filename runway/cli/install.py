@@ -47,6 +47,11 @@ def add_commands(commands: Commands) -> None:
     add("--public-url", metavar="URL", help="where people reach runway (https://runway.example)")
     add("--dry-run", action="store_true", help="print the YAML; change nothing")
     add(
+        "--show-secrets",
+        action="store_true",
+        help="with --dry-run: print the database password and URL (default: REDACTED)",
+    )
+    add(
         "--show-setup-token",
         action="store_true",
         help="print the one-time setup token from the log of runway's pods",
@@ -80,7 +85,24 @@ def add_commands(commands: Commands) -> None:
         help="a user's quota when they have none of their own (repeat: requests.cpu=2 pods=20)",
     )
     add("--ssh-port", type=_port, metavar="PORT", help="serve the dashboard over SSH on PORT")
-    add("--trusted-proxies", metavar="CIDRS", help="the ingress controller's addresses")
+    add(
+        "--trusted-proxies",
+        metavar="CIDRS",
+        help="the ingress controller's pods' addresses, whose X-Forwarded-For runway believes "
+        "(never the pods' whole network: a tenant's pod could forge it)",
+    )
+    add(
+        "--ingress-namespace",
+        default="ingress-nginx",
+        metavar="NAMESPACE",
+        help="the ingress controller's namespace: the only one that reaches runway's HTTP "
+        "port, and the one environments admit (default ingress-nginx)",
+    )
+    add(
+        "--memory-limit",
+        metavar="QUANTITY",
+        help="runway's pods' memory limit (default: enough for every dashboard it allows)",
+    )
     add("--no-wait", action="store_true", help="do not wait for runway to be ready")
     add("--timeout", type=float, default=WAIT, help="seconds to wait for runway (default 300)")
     install.set_defaults(run=run_install)
@@ -96,6 +118,12 @@ def add_commands(commands: Commands) -> None:
     uninstall.add_argument(
         "--delete-data", action="store_true", help="also delete the database, for good"
     )
+    uninstall.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for runway's pods to stop (default 120)",
+    )
     uninstall.set_defaults(run=run_uninstall)
 
 
@@ -106,7 +134,7 @@ def options_of(args: Namespace) -> InstallOptions:
 
     if not args.public_url:
         raise InstallError("--public-url is needed: where people reach runway (https://...)")
-    return check(
+    options = check(
         InstallOptions(
             public_url=args.public_url,
             namespace=args.namespace,
@@ -124,8 +152,36 @@ def options_of(args: Namespace) -> InstallOptions:
             default_quota=parse_quota(args.default_quota),
             ssh_port=args.ssh_port,
             trusted_proxies=args.trusted_proxies,
+            ingress_namespace=args.ingress_namespace,
+            memory_limit=args.memory_limit,
         )
     )
+    refused_by_server(options)
+    return options
+
+
+def refused_by_server(options: InstallOptions) -> None:
+    """InstallError when `runway serve` would refuse a setting the installation gives it (its
+    pods would crash-loop while install waits): checked as the server checks them."""
+    from runway.http import installation
+    from runway.install import InstallError
+
+    raw: dict[str, object] = {"public_url": options.public_url}
+    if options.trusted_proxies:
+        raw["trusted_proxies"] = [p.strip() for p in options.trusted_proxies.split(",") if p]
+    if options.apps_domain:
+        raw["apps_domain"] = options.apps_domain
+    if options.ingress_class:
+        raw["ingress_class"] = options.ingress_class
+    if options.cert_manager_issuer:
+        raw["tls"] = {"issuer": options.cert_manager_issuer}
+    if options.default_quota:
+        raw["default_quota"] = dict(options.default_quota)
+    _, problems = installation.check(raw)
+    if problems:
+        raise InstallError(
+            "runway serve would refuse: " + "; ".join(f"{path}: {m}" for path, m in problems)
+        )
 
 
 def run_install(args: Namespace) -> int:
@@ -136,7 +192,7 @@ def run_install(args: Namespace) -> int:
             return _connected(args.kube, lambda cluster: _show_token(cluster, args.namespace))
         options = options_of(args)
         if args.dry_run:
-            return _dry_run(options)
+            return _dry_run(options, args.show_secrets)
         return _connected(args.kube, lambda cluster: _install(cluster, options, args))
     except InstallError as error:
         return fail(error.message)
@@ -146,7 +202,7 @@ def run_uninstall(args: Namespace) -> int:
     from runway.install import InstallError, uninstall
 
     async def work(cluster: Cluster) -> int:
-        await uninstall(cluster, args.namespace, args.delete_data, say)
+        await uninstall(cluster, args.namespace, args.delete_data, say, args.timeout)
         say(
             "environments' namespaces (label app.kubernetes.io/managed-by=runway) and their "
             "apps are left as they are"
@@ -159,16 +215,37 @@ def run_uninstall(args: Namespace) -> int:
         return fail(error.message)
 
 
-def _dry_run(options: InstallOptions) -> int:
+REDACTED = "REDACTED"
+
+
+def redacted_url(url: str) -> str:
+    """A database URL without its password (in the user part or a `password=` parameter)."""
+    import re
+
+    url = re.sub(r"^([a-z]+://[^:/@]*):[^@/]*@", rf"\1:{REDACTED}@", url)
+    return re.sub(r"([?&]password=)[^&]*", rf"\1{REDACTED}", url)
+
+
+def _dry_run(options: InstallOptions, show_secrets: bool) -> int:
+    import dataclasses
+
     import yaml
 
     from runway.install import render
     from runway.install.installer import new_password
 
-    password = None if options.database_url else new_password()
+    if show_secrets:
+        password = None if options.database_url else new_password()
+        note = "The database password in it is new; `runway install` keeps an existing one."
+    else:
+        password = None if options.database_url else REDACTED
+        if options.database_url:
+            options = dataclasses.replace(options, database_url=redacted_url(options.database_url))
+        note = (
+            f"The database password is {REDACTED} (base64 in the Secret): --show-secrets prints it."
+        )
     print(
-        "# runway install --dry-run: what `runway install` applies (server-side apply).\n"
-        "# The database password in it is new; `runway install` keeps an existing one."
+        f"# runway install --dry-run: what `runway install` applies (server-side apply).\n# {note}"
     )
     print(yaml.safe_dump_all(render(options, password), sort_keys=False), end="")
     return 0
@@ -194,12 +271,6 @@ def _connected(kube: str, work: Callable[[Cluster], Awaitable[int]]) -> int:
 async def _install(cluster: Cluster, options: InstallOptions, args: Namespace) -> int:
     from runway.install import install, wait_until_ready
 
-    if options.namespace != "runway":
-        say(
-            f"warning: runway serve still binds environments to the ServiceAccount runway of "
-            f"namespace runway and the role runway-tenant, not to those of {options.namespace}: "
-            "creating environments fails until it learns its own namespace"
-        )
     await install(cluster, options, say)
     url = options.public_url.rstrip("/")
     if args.no_wait:

@@ -3,10 +3,12 @@ runway.deploy, with the server-side apply that deployments use (runway.deploy.ap
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,17 +18,16 @@ from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError, NotFound
 from runway.deploy.logs import workload_logs
 from runway.deploy.waiting import wait_ready
-from runway.install.manifests import (
+from runway.install.manifests import database_url, deployment, render
+from runway.install.meta import (
     DATABASE_CLAIM,
     DATABASE_SECRET,
     INSTALLER,
     MANAGED_BY,
     POSTGRES,
-    database_url,
-    deployment,
-    render,
+    SERVER_LABELS,
 )
-from runway.install.options import InstallError, InstallOptions
+from runway.install.options import InstallError, InstallOptions, cluster_names
 
 Say = Callable[[str], None]
 
@@ -34,6 +35,9 @@ SETUP_TOKEN = re.compile(r"One-time setup token \(valid until ([^)]*)\): (\S+)")
 """How `runway serve` writes the setup token to its log (runway.cli.serving)."""
 TOKEN_ELSEWHERE = "another instance made the setup token"
 PASSWORD_BYTES = 24
+POD_WAIT = 120.0
+"""Seconds uninstall waits for runway's pods to stop (their grace period is 30)."""
+POD_POLL = 0.5
 
 
 def _what(manifest: dict[str, Any]) -> str:
@@ -75,15 +79,76 @@ def new_password() -> str:
     return secrets.token_urlsafe(PASSWORD_BYTES)
 
 
+async def _read(cluster: Cluster, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return await retrying(lambda: cluster.get(object_path(manifest)))
+    except DeployError as error:
+        raise _problem(f"reading the {_what(manifest)}", error) from None
+
+
+def _installed(found: dict[str, Any]) -> bool:
+    labels = (found.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(MANAGED_BY) == INSTALLER)
+
+
+async def refuse_others(cluster: Cluster, manifests: list[dict[str, Any]]) -> None:
+    """InstallError, before anything is applied, when an object of the installation exists
+    already without the installer's label: server-side apply would take it over (a built-in
+    ClusterRole, another tool's namespace), and `runway uninstall` would then delete it."""
+    for manifest in manifests:
+        found = await _read(cluster, manifest)
+        if found is not None and not _installed(found):
+            raise InstallError(
+                f"the {_what(manifest)} exists and was not made by runway install (no label "
+                f"{MANAGED_BY}={INSTALLER}): runway will not take it over; choose another "
+                "--namespace, or remove that object if it is not needed"
+            )
+
+
+async def refuse_database_switch(cluster: Cluster, options: InstallOptions) -> None:
+    """InstallError when --database-url is given where runway's own Postgres still is: its
+    StatefulSet needs the password the switch would drop from the Secret, and its data would
+    be left behind unused."""
+    if options.database_url is None:
+        return
+    namespace = options.namespace
+    for what, path in (
+        (
+            f"StatefulSet {POSTGRES}",
+            f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{POSTGRES}",
+        ),
+        (
+            f"PersistentVolumeClaim {DATABASE_CLAIM}",
+            f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{DATABASE_CLAIM}",
+        ),
+    ):
+        try:
+            found = await retrying(lambda: cluster.get(path))  # noqa: B023 (awaited at once)
+        except DeployError as error:
+            raise _problem(f"reading the {what}", error) from None
+        if found is not None:
+            raise InstallError(
+                f"--database-url: runway's own Postgres is installed in {namespace} (its {what} "
+                "is there): install again without --database-url to keep it, or move the data "
+                f"to the other database yourself, then `runway uninstall --namespace {namespace} "
+                "--delete-data` (which deletes runway's own database for good) and install "
+                "with --database-url"
+            )
+
+
 async def install(cluster: Cluster, options: InstallOptions, say: Say) -> list[dict[str, Any]]:
     """Apply every object of the installation, in order; the objects as applied. Applying
     again (an upgrade, a changed option) changes only what differs; the database password of
-    an earlier installation is kept. InstallError names the object the cluster refused."""
+    an earlier installation is kept. InstallError names the object the cluster refused, or
+    one that exists without being the installer's (nothing is applied then)."""
+    await refuse_database_switch(cluster, options)
     password = None
     if options.database_url is None:
         password = await existing_password(cluster, options.namespace) or new_password()
+    manifests = render(options, password)
+    await refuse_others(cluster, manifests)
     applied = []
-    for manifest in render(options, password):
+    for manifest in manifests:
         try:
             applied.append(await apply(cluster, manifest))
         except DeployError as error:
@@ -120,8 +185,11 @@ class Removal:
 
 def removals(namespace: str) -> list[Removal]:
     """What an installation in `namespace` made, in the order it is removed: traffic first,
-    then runway, its database, its rights; the data last (and only when asked)."""
+    then runway (whose pods are waited for), its database, its rights; the data last (and
+    only when asked)."""
     rbac = "rbac.authorization.k8s.io/v1"
+    admission = "admissionregistration.k8s.io/v1"
+    role, tenant, policy = cluster_names(namespace)
     return [
         Removal("networking.k8s.io/v1", "Ingress", "runway"),
         Removal("v1", "Service", "runway"),
@@ -129,9 +197,13 @@ def removals(namespace: str) -> list[Removal]:
         Removal("apps/v1", "Deployment", "runway"),
         Removal("apps/v1", "StatefulSet", POSTGRES),
         Removal("v1", "Service", POSTGRES),
-        Removal(rbac, "ClusterRoleBinding", namespace, namespaced=False),
-        Removal(rbac, "ClusterRole", namespace, namespaced=False),
-        Removal(rbac, "ClusterRole", f"{namespace}-tenant", namespaced=False),
+        Removal("networking.k8s.io/v1", "NetworkPolicy", "runway-server"),
+        Removal("networking.k8s.io/v1", "NetworkPolicy", POSTGRES),
+        Removal(rbac, "ClusterRoleBinding", role, namespaced=False),
+        Removal(rbac, "ClusterRole", role, namespaced=False),
+        Removal(rbac, "ClusterRole", tenant, namespaced=False),
+        Removal(admission, "ValidatingAdmissionPolicyBinding", policy, namespaced=False),
+        Removal(admission, "ValidatingAdmissionPolicy", policy, namespaced=False),
         Removal("v1", "ServiceAccount", "runway"),
         Removal("v1", "Secret", DATABASE_SECRET, data=True),
         Removal("v1", "PersistentVolumeClaim", DATABASE_CLAIM, data=True),
@@ -139,11 +211,19 @@ def removals(namespace: str) -> list[Removal]:
     ]
 
 
-async def uninstall(cluster: Cluster, namespace: str, delete_data: bool, say: Say) -> list[str]:
-    """Delete the installation in `namespace`; the objects deleted. The database's Secret and
-    volume, and so the namespace, stay unless `delete_data`. Objects the installer did not
-    make (no `app.kubernetes.io/managed-by=runway-install` label) are left alone, and so are
-    the environments' namespaces with everything running in them."""
+async def uninstall(
+    cluster: Cluster,
+    namespace: str,
+    delete_data: bool,
+    say: Say,
+    timeout: float = POD_WAIT,
+) -> list[str]:
+    """Delete the installation in `namespace`; the objects deleted. runway's Deployment goes
+    with Foreground propagation and its pods are waited for (at most `timeout` seconds) before
+    its database and rights go: a stopping pod must not find them gone. The database's Secret
+    and volume, and so the namespace, stay unless `delete_data`. Objects the installer did
+    not make (no `app.kubernetes.io/managed-by=runway-install` label) are left alone, and so
+    are the environments' namespaces with everything running in them."""
     deleted = []
     for removal in removals(namespace):
         meta = {"name": removal.name, "namespace": namespace if removal.namespaced else None}
@@ -156,14 +236,14 @@ async def uninstall(cluster: Cluster, namespace: str, delete_data: bool, say: Sa
             raise _problem(f"reading the {what}", error) from None
         if found is None:
             continue
-        labels = (found.get("metadata") or {}).get("labels") or {}
-        if labels.get(MANAGED_BY) != INSTALLER:
+        if not _installed(found):
             say(f"left {what}: not made by runway install")
             continue
         if removal.data and not delete_data:
             say(f"kept {what}: it holds the database (--delete-data removes it)")
             continue
-        query = [("propagationPolicy", "Background")]
+        server = removal.kind == "Deployment"
+        query = [("propagationPolicy", "Foreground" if server else "Background")]
         try:
             await retrying(lambda: cluster.request("DELETE", path, query=query))  # noqa: B023
         except NotFound:
@@ -172,7 +252,35 @@ async def uninstall(cluster: Cluster, namespace: str, delete_data: bool, say: Sa
             raise _problem(f"deleting the {what}", error) from None
         say(f"deleted {what}")
         deleted.append(what)
+        if server:
+            await wait_for_servers_gone(cluster, namespace, timeout)
+            say("runway's pods have stopped")
     return deleted
+
+
+async def wait_for_servers_gone(cluster: Cluster, namespace: str, timeout: float) -> None:
+    """Wait until no pod of runway's server is left in `namespace`; InstallError after
+    `timeout` seconds (nothing more is deleted then: run uninstall again)."""
+    selector = ",".join(f"{key}={value}" for key, value in SERVER_LABELS.items())
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pods = await retrying(
+                lambda: cluster.request("GET", path, query=[("labelSelector", selector)])
+            )
+        except DeployError as error:
+            raise _problem("reading runway's pods", error) from None
+        left = [p["metadata"]["name"] for p in (pods or {}).get("items") or ()]
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            raise InstallError(
+                f"runway's pods are still stopping after {timeout:g} s ({', '.join(left)}); "
+                "its database and rights are left in place: run `runway uninstall` again "
+                "once they are gone"
+            )
+        await asyncio.sleep(POD_POLL)
 
 
 @dataclass(frozen=True, slots=True)

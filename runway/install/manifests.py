@@ -1,50 +1,51 @@
 """Everything an installation puts into the cluster, as manifests (pure: no I/O).
 
 In the order they are applied: the namespace, runway's ServiceAccount and its rights (the
-cluster-wide ClusterRole and its binding, the tenant ClusterRole), the database's Secret and,
-unless an existing database is used, Postgres (a headless Service and a StatefulSet whose claim
-holds the data), then runway itself (Deployment, PodDisruptionBudget, Service, Ingress)."""
+cluster-wide ClusterRole and its binding, the tenant ClusterRole, and the admission policy that
+narrows the cluster-wide ones to environments' namespaces), the NetworkPolicies of runway's
+namespace, the database's Secret and, unless an existing database is used, Postgres (a headless
+Service and a StatefulSet whose claim holds the data), then runway itself (Deployment,
+PodDisruptionBudget, Service, Ingress)."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
+from runway.install.meta import (
+    DATA_CLAIM,
+    DATABASE_CLAIM,
+    DATABASE_SECRET,
+    HTTP_PORT,
+    INSTALLER,
+    MANAGED_BY,
+    PART_OF,
+    POSTGRES,
+    POSTGRES_LABELS,
+    POSTGRES_USER,
+    SERVER_LABELS,
+    SSH_CONTAINER_PORT,
+    labels,
+    metadata,
+)
 from runway.install.options import InstallOptions
+from runway.install.policies import admission_policy, admission_policy_binding, network_policies
 from runway.install.rbac import RBAC, TENANT_RULES, Rule, cluster_rules
 
-PART_OF = "app.kubernetes.io/part-of"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-INSTALLER = "runway-install"
-"""Not `runway`: that label marks environments' namespaces and apps' objects, which runway
-prunes and adopts; the installation's objects are the installer's."""
-DATABASE_SECRET = "runway-database"
-POSTGRES = "runway-postgres"
-POSTGRES_USER = "runway"
-DATA_CLAIM = "data"
-"""The StatefulSet's claim template."""
-DATABASE_CLAIM = f"{DATA_CLAIM}-{POSTGRES}-0"
-"""The PersistentVolumeClaim that holds runway's own database (the StatefulSet keeps it)."""
-HTTP_PORT = 8080
-SSH_CONTAINER_PORT = 2222
-SERVER_LABELS = {"app.kubernetes.io/name": "runway", "app.kubernetes.io/component": "server"}
-POSTGRES_LABELS = {"app.kubernetes.io/name": "runway", "app.kubernetes.io/component": "database"}
+__all__ = [
+    "DATABASE_CLAIM",
+    "DATABASE_SECRET",
+    "INSTALLER",
+    "MANAGED_BY",
+    "PART_OF",
+    "POSTGRES",
+    "render",
+]
+
 _RESTRICTED = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
 }
-
-
-def labels(options: InstallOptions, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {PART_OF: "runway", MANAGED_BY: INSTALLER, **(extra or {})}
-
-
-def _meta(options: InstallOptions, name: str, namespaced: bool = True) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if namespaced:
-        meta["namespace"] = options.namespace
-    meta["labels"] = labels(options)
-    return meta
 
 
 def render(options: InstallOptions, password: str | None) -> list[dict[str, Any]]:
@@ -56,6 +57,9 @@ def render(options: InstallOptions, password: str | None) -> list[dict[str, Any]
         cluster_role(options),
         cluster_role_binding(options),
         tenant_role(options),
+        admission_policy(options),
+        admission_policy_binding(options),
+        *network_policies(options),
         database_secret(options, password),
     ]
     if options.database_url is None:
@@ -66,7 +70,7 @@ def render(options: InstallOptions, password: str | None) -> list[dict[str, Any]
 
 
 def namespace(options: InstallOptions) -> dict[str, Any]:
-    meta = _meta(options, options.namespace, namespaced=False)
+    meta = metadata(options, options.namespace, namespaced=False)
     meta["labels"] |= {
         "pod-security.kubernetes.io/enforce": "baseline",
         "pod-security.kubernetes.io/warn": "restricted",
@@ -75,21 +79,21 @@ def namespace(options: InstallOptions) -> dict[str, Any]:
 
 
 def service_account(options: InstallOptions) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(options, "runway")}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(options, "runway")}
 
 
 def _role(options: InstallOptions, name: str, rules: tuple[Rule, ...]) -> dict[str, Any]:
     return {
         "apiVersion": f"{RBAC}/v1",
         "kind": "ClusterRole",
-        "metadata": _meta(options, name, namespaced=False),
+        "metadata": metadata(options, name, namespaced=False),
         "rules": [rule.policy() for rule in rules],
     }
 
 
 def cluster_role(options: InstallOptions) -> dict[str, Any]:
     """What runway holds everywhere (runway.install.rbac.cluster_rules)."""
-    return _role(options, options.namespace, cluster_rules(options.tenant_role))
+    return _role(options, options.cluster_role, cluster_rules(options.tenant_role))
 
 
 def tenant_role(options: InstallOptions) -> dict[str, Any]:
@@ -101,8 +105,8 @@ def cluster_role_binding(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": f"{RBAC}/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": _meta(options, options.namespace, namespaced=False),
-        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": options.namespace},
+        "metadata": metadata(options, options.cluster_role, namespaced=False),
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": options.cluster_role},
         "subjects": [{"kind": "ServiceAccount", "name": "runway", "namespace": options.namespace}],
     }
 
@@ -126,7 +130,7 @@ def database_secret(options: InstallOptions, password: str | None) -> dict[str, 
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _meta(options, DATABASE_SECRET),
+        "metadata": metadata(options, DATABASE_SECRET),
         "type": "Opaque",
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
@@ -137,7 +141,7 @@ def postgres_service(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(options, POSTGRES),
+        "metadata": metadata(options, POSTGRES),
         "spec": {
             "clusterIP": "None",
             "selector": POSTGRES_LABELS,
@@ -194,7 +198,7 @@ def postgres(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _meta(options, POSTGRES),
+        "metadata": metadata(options, POSTGRES),
         "spec": {
             "serviceName": POSTGRES,
             "replicas": 1,
@@ -219,6 +223,15 @@ def server_environment(options: InstallOptions) -> list[dict[str, Any]]:
         # Each pod's name names it in leases, events and its User-Agent.
         {"name": "RUNWAY_INSTANCE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "RUNWAY_DATA_DIR", "value": "/var/lib/runway"},
+        # What every environment's namespace gets: the RoleBinding to runway's ServiceAccount
+        # (in the namespace the pod runs in) and the tenant role, and the NetworkPolicy that
+        # admits the ingress controller's namespace.
+        {
+            "name": "RUNWAY_NAMESPACE",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        },
+        {"name": "RUNWAY_TENANT_ROLE", "value": options.tenant_role},
+        {"name": "RUNWAY_INGRESS_NAMESPACE", "value": options.ingress_namespace},
     ]
     if options.trusted_proxies:
         env.append({"name": "RUNWAY_TRUSTED_PROXIES", "value": options.trusted_proxies})
@@ -275,9 +288,11 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
             "timeoutSeconds": 5,
             "failureThreshold": 3,
         },
+        # Requested: what runway uses idle. Limited: what it may use with every dashboard it
+        # allows open (runway.install.options.memory_needed), unless --memory-limit.
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
-            "limits": {"memory": "1Gi"},
+            "limits": {"memory": options.memory},
         },
         "securityContext": {**_RESTRICTED, "readOnlyRootFilesystem": True},
         "volumeMounts": [
@@ -303,7 +318,7 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(options, "runway"),
+        "metadata": metadata(options, "runway"),
         "spec": {
             "replicas": options.replicas,
             "selector": {"matchLabels": SERVER_LABELS},
@@ -321,7 +336,7 @@ def disruption_budget(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(options, "runway"),
+        "metadata": metadata(options, "runway"),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": SERVER_LABELS}},
     }
 
@@ -336,7 +351,7 @@ def service(options: InstallOptions) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(options, "runway"),
+        "metadata": metadata(options, "runway"),
         "spec": {"selector": SERVER_LABELS, "ports": ports},
     }
 
@@ -365,6 +380,6 @@ def ingress(options: InstallOptions) -> dict[str, Any]:
         spec["tls"] = [{"hosts": [options.host], "secretName": "runway-tls"}]
     elif options.tls_secret:
         spec["tls"] = [{"hosts": [options.host], "secretName": options.tls_secret}]
-    meta = _meta(options, "runway")
+    meta = metadata(options, "runway")
     meta["annotations"] = annotations
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from runway import __version__
+from runway.auth import parse_networks
 
 DEFAULT_IMAGE = f"runway:{__version__}"
 """What `docker build -t runway:VERSION .` names the image (load it into a local cluster, or push
@@ -27,6 +28,21 @@ QUOTA_KEYS = (
     "persistentvolumeclaims",
     "pods",
 )
+ENVIRONMENT_PREFIX = "rw-"
+"""How runway names environments' namespaces (runway.store.environments.namespace_candidates):
+runway's own namespace must not look like one."""
+DEFAULT_NAMESPACE = "runway"
+
+# What one runway pod may need at most, by the server's own limits: each dashboard is a
+# process of its own (runway.http.ui.processes.Limits, runway.ssh.session.Limits: 40 each, about
+# 55 MB per browser dashboard and 35 MB per SSH one; 55 taken for both), and each password
+# hashed takes argon2's 64 MiB (runway.auth.PasswordHasher) while it runs, a few at once.
+# tests/install compares these with the server's limits.
+SERVER_BASE_MIB = 320
+DASHBOARDS = 40
+DASHBOARD_MIB = 55
+HASHES_AT_ONCE = 4
+HASH_MIB = 64
 
 
 class InstallError(Exception):
@@ -60,6 +76,12 @@ class InstallOptions:
     default_quota: Mapping[str, str] = field(default_factory=dict)
     ssh_port: int | None = None
     trusted_proxies: str | None = None
+    ingress_namespace: str = "ingress-nginx"
+    """Where the ingress controller runs: the only namespace whose pods reach runway's HTTP
+    port, and the one every environment's NetworkPolicy admits besides its own."""
+    memory_limit: str | None = None
+    """runway's pods' memory limit; None: derived from the dashboards they may run
+    (`memory_needed`)."""
 
     @property
     def host(self) -> str:
@@ -70,10 +92,39 @@ class InstallOptions:
         return urlsplit(self.public_url).scheme == "https"
 
     @property
+    def cluster_role(self) -> str:
+        return cluster_names(self.namespace)[0]
+
+    @property
     def tenant_role(self) -> str:
-        """The ClusterRole runway binds in each environment's namespace; named after the
-        namespace, so two installations in one cluster keep theirs apart."""
-        return f"{self.namespace}-tenant"
+        """The ClusterRole runway binds in each environment's namespace."""
+        return cluster_names(self.namespace)[1]
+
+    @property
+    def admission_policy(self) -> str:
+        return cluster_names(self.namespace)[2]
+
+    @property
+    def memory(self) -> str:
+        return self.memory_limit or f"{memory_needed(self.ssh_port is not None)}Mi"
+
+
+def cluster_names(namespace: str) -> tuple[str, str, str]:
+    """The names of an installation's cluster-scoped objects: its ClusterRole (and binding),
+    its tenant ClusterRole, its admission policy (and binding). `runway` and `runway-tenant`
+    in the namespace `runway`; elsewhere they carry the namespace after a character no
+    namespace has (`runway:edit`, `runway:edit:tenant`, `runway.edit`), so that no
+    namespace's names are another's or a built-in role's (`edit`, `admin`, `view`)."""
+    if namespace == DEFAULT_NAMESPACE:
+        return "runway", "runway-tenant", "runway"
+    return f"runway:{namespace}", f"runway:{namespace}:tenant", f"runway.{namespace}"
+
+
+def memory_needed(ssh: bool) -> int:
+    """MiB a runway pod may need with every dashboard it allows running (SSH's as well when
+    served), and a few passwords being hashed."""
+    dashboards = DASHBOARDS * (2 if ssh else 1)
+    return SERVER_BASE_MIB + dashboards * DASHBOARD_MIB + HASHES_AT_ONCE * HASH_MIB
 
 
 def check(options: InstallOptions) -> InstallOptions:
@@ -92,6 +143,25 @@ def check(options: InstallOptions) -> InstallOptions:
         problems.append(f"--public-url: '{url.hostname}' is not a host name")
     if not DNS_LABEL.match(options.namespace):
         problems.append(f"--namespace: '{options.namespace}' is not a DNS label")
+    elif options.namespace == "default" or options.namespace.startswith("kube-"):
+        problems.append(
+            f"--namespace: '{options.namespace}' is the cluster's own; runway gets a namespace "
+            "of its own (default runway)"
+        )
+    elif options.namespace.startswith(ENVIRONMENT_PREFIX):
+        problems.append(
+            f"--namespace: '{options.namespace}' starts with '{ENVIRONMENT_PREFIX}', as "
+            "environments' namespaces do; choose another"
+        )
+    if not DNS_LABEL.match(options.ingress_namespace):
+        problems.append(f"--ingress-namespace: '{options.ingress_namespace}' is not a DNS label")
+    if options.memory_limit is not None and not QUANTITY.match(options.memory_limit):
+        problems.append(f"--memory-limit: '{options.memory_limit}' is not a quantity (4Gi)")
+    if options.trusted_proxies:
+        try:
+            parse_networks(options.trusted_proxies)
+        except ValueError as error:
+            problems.append(f"--trusted-proxies: {error}")
     if options.cert_manager_issuer and options.tls_secret:
         problems.append("--cert-manager-issuer and --tls-secret: choose one")
     if (options.cert_manager_issuer or options.tls_secret) and not options.https:

@@ -157,6 +157,9 @@ def test_the_readme_explains_every_right_of_the_tenant_role():
     for rule in TENANT_RULES:
         for resource in rule.resources:
             assert f"`{resource}`" in section, resource
+    assert "ValidatingAdmissionPolicy" in section and "--ingress-namespace" in section
+    assert "no cluster-wide right over Secrets" not in section
+    assert "pods' CIDR (where" not in section  # the advice that let tenants forge addresses
 
 
 def test_the_image_is_slim_pinned_two_staged_and_not_root():
@@ -171,6 +174,7 @@ def test_the_image_is_slim_pinned_two_staged_and_not_root():
     assert "USER 10001:10001" in final
     assert "/healthz" in final and "HEALTHCHECK" in final
     assert 'ENTRYPOINT ["runway", "serve"]' in final
+    assert "-e RUNWAY_PUBLIC_URL=http://localhost:8080" in text  # else the Origin check refuses
     manifests = rendered()
     pod = manifests["Deployment/runway"]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 10001  # the image's user
