@@ -1,6 +1,7 @@
 """The SSH server `runway serve --ssh-port` runs in the API's process: asyncssh on a socket the
 caller bound, with the installation's one host key, logins by public key or by password, and
-nothing but the dashboard (no commands, subsystems, or forwarding of any kind)."""
+nothing but the dashboard (no commands, subsystems, or forwarding of any kind). A connection is
+dropped when it fails to log in too often, logs in but opens no session, or stops answering."""
 
 from __future__ import annotations
 
@@ -21,8 +22,19 @@ log = logging.getLogger("runway.ssh")
 
 CLOSE_WAIT = 5.0
 """Seconds a stopping server waits for its sessions to end their apps and revoke their tokens."""
-LOGIN_TIMEOUT = 60
+LOGIN_TIMEOUT = 60.0
 """Seconds a connection has to log in."""
+MAX_AUTH_TRIES = 6
+"""Failed logins (keys offered, passwords tried) one connection may make before it is dropped,
+as OpenSSH's MaxAuthTries: each password tried costs the database two writes."""
+SESSION_WAIT = 60.0
+"""Seconds a logged-in connection may go without opening its session."""
+KEEPALIVE_INTERVAL = 30.0
+"""Seconds of silence from a client before the server asks whether it is still there."""
+KEEPALIVE_COUNT_MAX = 3
+"""Unanswered asks before the connection is dropped: a client gone without a word (a closed
+laptop, a dropped network) frees its dashboard and its place in the limits within two minutes,
+not hours later when TCP gives up."""
 
 
 async def host_key(store: Store) -> asyncssh.SSHKey:
@@ -38,7 +50,8 @@ async def host_key(store: Store) -> asyncssh.SSHKey:
 class SshServer:
     """Start it on a bound socket with `start`; `stop` stops it taking connections and ends
     every session (their apps killed, their tokens revoked); `close` also waits until they are,
-    then closes the connections."""
+    then closes the connections. The timeouts and MAX_AUTH_TRIES are parameters for tests, which
+    cannot wait minutes."""
 
     def __init__(
         self,
@@ -48,7 +61,17 @@ class SshServer:
         limits: Limits | None = None,
         login_limits: LoginLimits | None = None,
         hasher: PasswordHasher | None = None,
+        login_timeout: float = LOGIN_TIMEOUT,
+        max_auth_tries: int = MAX_AUTH_TRIES,
+        session_wait: float = SESSION_WAIT,
+        keepalive_interval: float = KEEPALIVE_INTERVAL,
+        keepalive_count_max: int = KEEPALIVE_COUNT_MAX,
     ) -> None:
+        self.login_timeout = login_timeout
+        self.max_auth_tries = max_auth_tries
+        self.session_wait = session_wait
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_count_max = keepalive_count_max
         self._shared = Shared(store, api_url, Running(limits or Limits()))
         self._logins = Logins(store, login_limits or LoginLimits(), hasher or PasswordHasher())
         self._acceptor: asyncssh.SSHAcceptor | None = None
@@ -69,7 +92,9 @@ class SshServer:
             agent_forwarding=False,
             x11_forwarding=False,
             gss_host=None,
-            login_timeout=LOGIN_TIMEOUT,
+            login_timeout=self.login_timeout,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_count_max=self.keepalive_count_max,
         )
 
     def stop(self) -> None:
@@ -96,14 +121,51 @@ class _Connection(asyncssh.SSHServer):
     def __init__(self, server: SshServer) -> None:
         self._server = server
         self._conn: asyncssh.SSHServerConnection | None = None
+        self._failures = 0
+        self._no_session: asyncio.TimerHandle | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._server._connections.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._no_session is not None:
+            self._no_session.cancel()
         if self._conn is not None:
             self._server._connections.discard(self._conn)
+
+    def auth_completed(self) -> None:
+        # A client that logs in and then does nothing would hold the connection until it goes.
+        wait = self._server.session_wait
+        self._no_session = asyncio.get_running_loop().call_later(wait, self._close_idle)
+
+    def _close_idle(self) -> None:
+        if self._conn is not None:
+            log.info("ssh: closed a connection from %s that opened no session", self._address())
+            self._conn.close()
+
+    def _address(self) -> str:
+        peer = self._conn.get_extra_info("peername") if self._conn is not None else None
+        return str(peer[0]) if peer else "unknown"
+
+    def _tries_left(self) -> bool:
+        return self._failures < self._server.max_auth_tries
+
+    def _checked(self, valid: bool) -> bool:
+        """`valid`, after counting a failure: the last one allowed drops the connection (once
+        the client is told, hence call_soon)."""
+        if valid:
+            return True
+        self._failures += 1
+        if not self._tries_left() and self._conn is not None:
+            log.info("ssh: %d failed logins from %s on one connection: dropped",
+                     self._failures, self._address())  # fmt: skip
+            asyncio.get_running_loop().call_soon(
+                self._conn.disconnect,
+                asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                "too many authentication failures",
+            )
+        return False
 
     def begin_auth(self, username: str) -> bool:
         return True  # nobody gets in without a key or a password
@@ -112,15 +174,19 @@ class _Connection(asyncssh.SSHServer):
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        return await self._server._logins.key_matches(username, key.get_fingerprint("sha256"))
+        if not self._tries_left():
+            return False
+        fingerprint = key.get_fingerprint("sha256")
+        return self._checked(await self._server._logins.key_matches(username, fingerprint))
 
     def password_auth_supported(self) -> bool:
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        peer = self._conn.get_extra_info("peername") if self._conn is not None else None
-        address = str(peer[0]) if peer else "unknown"
-        return await self._server._logins.password_matches(username, password, address)
+        if not self._tries_left():
+            return False
+        logins, address = self._server._logins, self._address()
+        return self._checked(await logins.password_matches(username, password, address))
 
     async def session_requested(self) -> Any:
         """The dashboard's session, for the user who logged in (unless disabled meanwhile)."""
@@ -128,6 +194,8 @@ class _Connection(asyncssh.SSHServer):
         user = await self._server._logins.user(str(name)) if name else None
         if user is None or self._server._stopping:
             return False
+        if self._no_session is not None:
+            self._no_session.cancel()
         return DashboardSession(self._server._shared, user)
 
     # Every kind of forwarding is refused: the dashboard is all this server offers.

@@ -1,13 +1,16 @@
 """One SSH session: the dashboard of the user who logged in, in a PTY of the client's size.
 A shell request opens it; exec requests and subsystems are refused. It gets a token of its own
-(revoked when it ends) and ends when the client goes, the app quits, the server stops, or the
-token no longer holds (its user disabled, logged out everywhere)."""
+(revoked when it ends) and a directory of its own for HOME and working directory (removed when
+it ends), and ends when the client goes, the app quits, the server stops, or the token no longer
+holds (its user disabled, logged out everywhere, its 12 hours up)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -216,14 +219,19 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             hashed,
             datetime.now(UTC) + APP_TOKEN_LIFETIME,
         )
+        home = ""
         try:
+            # Not the server's HOME nor its working directory: what the app writes stays with
+            # the session, and goes with it.
+            home = tempfile.mkdtemp(prefix="runway-ssh-")
             assert self._size is not None
             assert self._chan is not None
             chan = self._chan
             self._child = child = await terminal.Child.start(
                 terminal.command(self._shared.api_url),
-                terminal.environment(self._term, secret, user.name),
+                terminal.environment(self._term, secret, user.name, home),
                 *self._size,
+                cwd=home,
                 output=self._send,
                 input_full=lambda full: chan.pause_reading() if full else chan.resume_reading(),
             )
@@ -244,10 +252,14 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             self._send(RESTORE.encode())
             if ended == 2:
                 self._say("runway: the server is stopping")
+            elif ended == 3 and datetime.now(UTC) >= app_token.expires_at:
+                self._say("runway: your session's 12 hours are up: connect again to go on")
             elif ended == 3:
                 self._say("runway: your session ended (your account was disabled or logged out)")
             return status if status >= 0 else 1
         finally:
+            if home:
+                shutil.rmtree(home, ignore_errors=True)
             await store.credentials.revoke_token(user.id, app_token.id, datetime.now(UTC))
 
 
@@ -264,11 +276,19 @@ async def _first(*waits: Coroutine[Any, Any, object]) -> int:
 
 
 async def _until_invalid(store: Store, hashed: str) -> None:
-    """Return once the token with `hashed` is revoked or expired, or its user disabled."""
+    """Return once the token with `hashed` is revoked or expired, or its user disabled. A check
+    that fails is no answer: the dashboard goes on (the database may come back)."""
+    failing = False
     while True:
         await asyncio.sleep(CHECK_EVERY)
         try:
-            if await store.credentials.authenticate(hashed, datetime.now(UTC)) is None:
-                return
-        except StoreError as error:  # the dashboard cannot work either; it may come back
-            log.warning("ssh: cannot check a dashboard's token: %s", error)
+            found = await store.credentials.authenticate(hashed, datetime.now(UTC))
+        except Exception as error:
+            if not failing:  # once while it fails, not every CHECK_EVERY
+                unexpected = not isinstance(error, StoreError)  # a bug: its traceback
+                log.warning("ssh: cannot check a dashboard's token: %s", error, exc_info=unexpected)
+            failing = True
+            continue
+        failing = False
+        if found is None:
+            return

@@ -1,6 +1,7 @@
 """One dashboard process (`runway tui`) in a pseudo-terminal of its own: started with a clean
-environment and its own token, sized like the client's terminal and resized with it, its output
-handed on as it comes, and killed when the SSH session ends."""
+environment, its own token and a home and working directory of its own (not the server's),
+sized like the client's terminal and resized with it, its output handed on as it comes, and
+killed when the SSH session ends."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ log = logging.getLogger("runway.ssh")
 # The names `runway tui` reads (runway/cli/tui.py): this layer cannot import the cli's.
 TOKEN_VARIABLE = "RUNWAY_TOKEN"
 USER_VARIABLE = "RUNWAY_USER"
+REMOTE_VARIABLE = "RUNWAY_REMOTE_TERMINAL"
+"""Set for the app (runway/tui/app.py reads it): it runs on the server for someone at the other
+end of SSH, so whatever it would save (a screenshot) would land on the server, not with them."""
 
-KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 """The only variables of the server's environment the child sees: never its database URL or any
-other secret runway was started with. (The browser's app processes keep the same ones.)"""
+other secret runway was started with. (The browser's app processes keep these and HOME.)"""
 DEFAULT_TERM = "xterm-256color"
 _TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 MAX_SIZE = 1000
@@ -60,9 +64,11 @@ def term_of(given: str) -> str:
     return given if _TERM.fullmatch(given) else DEFAULT_TERM
 
 
-def environment(term: str, token: str, username: str) -> dict[str, str]:
+def environment(term: str, token: str, username: str, home: str) -> dict[str, str]:
+    """The child's whole environment; `home` is its HOME (a directory of the session's own)."""
     kept = {name: os.environ[name] for name in KEPT if name in os.environ}
-    return {**kept, "TERM": term_of(term), TOKEN_VARIABLE: token, USER_VARIABLE: username}
+    given = {TOKEN_VARIABLE: token, USER_VARIABLE: username, REMOTE_VARIABLE: "1"}
+    return {**kept, "HOME": home, "TERM": term_of(term), **given}
 
 
 def clamp(value: int, default: int) -> int:
@@ -106,6 +112,7 @@ class Child:
         width: int,
         height: int,
         *,
+        cwd: str,
         output: Callable[[bytes], None],
         input_full: Callable[[bool], None],
     ) -> Child:
@@ -113,7 +120,7 @@ class Child:
         try:
             _set_size(slave, width, height)
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+                *argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, close_fds=True
             )
         except BaseException:
             os.close(master)
@@ -184,23 +191,31 @@ class Child:
 
     async def stop(self) -> int:
         """End the app (terminate, then kill when it does not go), close its terminal; its exit
-        status."""
+        status. Even when this is cancelled or fails midway, the app is killed and its terminal
+        closed: neither outlives the session."""
         process = self.process
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                async with asyncio.timeout(QUIT_WAIT):
-                    await process.wait()
-            except TimeoutError:
-                log.warning("the dashboard process %s did not quit: killed", process.pid)
+        try:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                try:
+                    async with asyncio.timeout(QUIT_WAIT):
+                        await process.wait()
+                except TimeoutError:
+                    log.warning("the dashboard process %s did not quit: killed", process.pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+            return await process.wait()
+        finally:
+            if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-        status = await process.wait()
+            self._close()
+
+    def _close(self) -> None:
         if not self._closed:
             self._closed = True
             self._loop.remove_reader(self._master)
             self._loop.remove_writer(self._master)
             os.close(self._master)
         self.ended.set()
-        return status

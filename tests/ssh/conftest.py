@@ -1,14 +1,21 @@
 """`runway serve --ssh-port` in a subprocess (no cluster: the dashboard's list needs none), its
-first admin `ann` with an SSH key, and an asyncssh client that reads what the dashboard draws."""
+first admin `ann` with an SSH key; the SSH server in the test's own process over a SQLite store
+(`here`), optionally running a small stand-in for the app (`light_app`); and an asyncssh client
+that reads what the dashboard draws."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import socket
 import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,10 @@ import asyncssh
 import httpx
 import pytest
 
+from runway.auth import LoginLimits, PasswordHasher
+from runway.auth.keys import parse_public_key
+from runway.ssh import SshServer, terminal
+from runway.store import Role, Store, sqlite_url
 from tests.test_serve import PASSWORD, RUNWAY, TOKEN_LINE, _free_port
 
 SERVER_SECRET = "RUNWAY_TEST_SSH_SECRET"
@@ -28,6 +39,70 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+HASHER = PasswordHasher.cheap()
+LIMITS = LoginLimits(per_user=3, user_pause=timedelta(minutes=5))
+LIGHT_APP = "import os, time; print('light app in', os.getcwd(), flush=True); time.sleep(600)"
+"""What `light_app` runs instead of `runway tui`: it starts in a few milliseconds, not seconds,
+and goes at SIGTERM as the app does."""
+
+
+@dataclass
+class Here:
+    store: Store
+    server: SshServer
+    port: int
+    key: asyncssh.SSHKey
+    """`ann`'s (a member, password PASSWORD)."""
+
+
+def bound() -> socket.socket:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    listening.setblocking(False)
+    return listening
+
+
+async def start(store: Store, **options: Any) -> tuple[SshServer, int]:
+    """An SshServer on a free port, with cheap hashing and the test's login limits; its
+    dashboards' API (port 9) does not answer."""
+    server = SshServer(store, "http://127.0.0.1:9", login_limits=LIMITS, hasher=HASHER, **options)
+    listening = bound()
+    await server.start(listening)
+    return server, listening.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, **options: Any) -> AsyncIterator[Here]:
+    """The SSH server (SshServer's `options`) of a store whose member `ann` has a key."""
+    store = await Store.open(sqlite_url(tmp_path))
+    ann = await store.users.create("ann", HASHER.hash(PASSWORD), Role.MEMBER)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    text, fingerprint = parse_public_key(bytes(key.export_public_key()).decode())
+    await store.users.add_key(ann.id, "laptop", text, fingerprint)
+    server, port = await start(store, **options)
+    try:
+        yield Here(store, server, port, key)
+    finally:
+        await server.close()
+        await store.close()
+
+
+@pytest.fixture
+async def here(tmp_path: Path) -> AsyncIterator[Here]:
+    async with serving(tmp_path) as found:
+        yield found
+
+
+@pytest.fixture
+def light_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions run LIGHT_APP, not `runway tui`: for stories about the session around the app
+    (its directory, its token, its end), not the app itself. Started the same way (its own
+    session, the PTY its controlling terminal), with the same environment."""
+    argv = [sys.executable, "-c", terminal._START, "-c", LIGHT_APP]
+    monkeypatch.setattr(terminal, "command", lambda api_url: argv)
+
+
 @dataclass
 class Server:
     """`runway serve --ssh-port` on fixed ports and data dir: stop it and start it again."""
@@ -36,6 +111,9 @@ class Server:
     port: int = field(default_factory=_free_port)
     ssh_port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    """One client for every request: each `httpx.get` makes its own, at some 50 ms of CPU
+    (an SSL context), which polling for readiness would take from the server starting."""
 
     @property
     def url(self) -> str:
@@ -63,12 +141,13 @@ class Server:
     def _ready(self) -> bool:
         assert self.process is not None and self.process.poll() is None, self.output()
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            return self.http.get(f"{self.url}/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
     def stop(self) -> int:
         assert self.process is not None
+        self.http.close()
         if self.process.poll() is None:
             self.process.terminate()
         return self.process.wait(timeout=30)
@@ -103,8 +182,8 @@ class World:
 
     def call(self, method: str, path: str, token: str | None = None, **options: Any) -> Any:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        answer = httpx.request(
-            method, f"{self.server.url}{path}", headers=headers, timeout=30, **options
+        answer = self.server.http.request(
+            method, f"{self.server.url}{path}", headers=headers, **options
         )
         assert answer.status_code < 400, answer.text
         return answer.json() if answer.content else None
@@ -129,7 +208,7 @@ def set_up(server: Server) -> World:
     """`ann`, the first admin, with an SSH key; an environment of hers to see."""
     found = TOKEN_LINE.findall(server.output())
     assert found, server.output()
-    made = httpx.post(
+    made = server.http.post(
         f"{server.url}/api/v1/setup",
         json={"setup_token": found[-1], "username": "ann", "password": PASSWORD},
     )

@@ -9,7 +9,6 @@ import socket
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from runway.cli import main
@@ -26,11 +25,11 @@ from tests.ssh.conftest import (
 pytestmark = pytest.mark.anyio
 
 CHILD_VARIABLES = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "RUNWAY_TOKEN",
-                   "RUNWAY_USER"}  # fmt: skip
+                   "RUNWAY_USER", "RUNWAY_REMOTE_TERMINAL"}  # fmt: skip
 
 
 def me(world: World, token: str) -> int:
-    return httpx.get(
+    return world.server.http.get(
         f"{world.server.url}/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
     ).status_code
 

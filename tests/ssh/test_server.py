@@ -4,67 +4,30 @@ one, which these tests do not need): who gets in, what is refused, the host key,
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from runway.auth import LoginLimits, PasswordHasher, token_hash
-from runway.auth.keys import parse_public_key
-from runway.ssh import LimitReached, Limits, SshServer
+from runway.auth import token_hash
+from runway.ssh import LimitReached, Limits, session
 from runway.ssh.session import Running
 from runway.ssh.terminal import DEFAULT_TERM, term_of
 from runway.store import Role, Store, sqlite_url
-from tests.ssh.conftest import Screen, connect, environ, open_dashboard
+from tests.ssh.conftest import (
+    HASHER,
+    LIMITS,
+    Here,
+    Screen,
+    connect,
+    environ,
+    open_dashboard,
+    start,
+)
 from tests.test_serve import PASSWORD
 
 pytestmark = pytest.mark.anyio
-
-HASHER = PasswordHasher.cheap()
-LIMITS = LoginLimits(per_user=3, user_pause=timedelta(minutes=5))
-
-
-@dataclass
-class Here:
-    store: Store
-    server: SshServer
-    port: int
-    key: asyncssh.SSHKey
-    """`ann`'s (a member, password PASSWORD)."""
-
-
-def bound() -> socket.socket:
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    listening.setblocking(False)
-    return listening
-
-
-async def start(store: Store) -> tuple[SshServer, int]:
-    server = SshServer(store, "http://127.0.0.1:9", login_limits=LIMITS, hasher=HASHER)
-    listening = bound()
-    await server.start(listening)
-    return server, listening.getsockname()[1]
-
-
-@pytest.fixture
-async def here(tmp_path: Path) -> AsyncIterator[Here]:
-    store = await Store.open(sqlite_url(tmp_path))
-    ann = await store.users.create("ann", HASHER.hash(PASSWORD), Role.MEMBER)
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    text, fingerprint = parse_public_key(bytes(key.export_public_key()).decode())
-    await store.users.add_key(ann.id, "laptop", text, fingerprint)
-    server, port = await start(store)
-    try:
-        yield Here(store, server, port, key)
-    finally:
-        await server.close()
-        await store.close()
 
 
 async def test_a_password_logs_in_until_the_login_limit_then_waits(here: Here):
@@ -84,26 +47,32 @@ async def test_a_password_logs_in_until_the_login_limit_then_waits(here: Here):
 
 
 async def test_a_key_of_nobody_or_of_someone_else_is_refused(here: Here):
+    await here.store.users.create("bob", HASHER.hash(PASSWORD), Role.MEMBER)
     stranger = asyncssh.generate_private_key("ssh-ed25519")
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(here.port, "ann", client_keys=[stranger])
+    with pytest.raises(asyncssh.PermissionDenied):  # bob exists, but the key is ann's
+        await connect(here.port, "bob", client_keys=[here.key])
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(here.port, "root", client_keys=[here.key])
     async with await connect(here.port, "ann", client_keys=[here.key]):
         pass
 
 
-async def test_a_disabled_user_is_out_at_once(here: Here):
+async def test_a_disabled_user_is_out_at_once(
+    here: Here, light_app: None, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(session, "CHECK_EVERY", 0.1)
     connection = await connect(here.port, "ann", client_keys=[here.key])
     _, screen = await open_dashboard(connection)
-    await screen.wait_for("runway")
-    (session,) = here.server._shared.sessions
-    child = session._child
+    await screen.wait_for("light app")
+    (dashboard,) = here.server._shared.sessions
+    child = dashboard._child
     assert child is not None
     ann = await here.store.users.by_name("ann")
     assert ann is not None
     await here.store.users.update(ann.id, disabled=True)
-    await asyncio.wait_for(screen.closed.wait(), 10)  # its token checked every 2 s
+    await asyncio.wait_for(screen.closed.wait(), 10)  # its token checked every CHECK_EVERY
     assert child.process.returncode is not None
     assert "your account was disabled or logged out" in screen.text()
     assert b"\x1b[?1049l" in screen.received  # the client's terminal is put back
@@ -114,8 +83,19 @@ async def test_a_disabled_user_is_out_at_once(here: Here):
         await connect(here.port, "ann", password=PASSWORD, preferred_auth="password")
 
 
-async def test_commands_subsystems_and_every_forwarding_are_refused(here: Here):
-    async with await connect(here.port, "ann", client_keys=[here.key]) as connection:
+async def test_commands_subsystems_and_every_forwarding_are_refused(here: Here, light_app: None):
+    """Port and socket forwarding are refused by asyncssh's defaults as well as by the server's
+    own overrides: those lines guard against either changing, and cannot fail today. Agent
+    forwarding is asyncssh's default for a server (AllowAgentForwarding): the server's
+    `agent_forwarding=False` is what refuses it. (X11 needs a display to be asked for; asyncssh
+    refuses it by default and the server says so again.)"""
+    agent = {"agent_forwarding": "/run/runway-test-agent.sock"}
+    async with await connect(here.port, "ann", client_keys=[here.key], **agent) as connection:
+        _, screen = await open_dashboard(connection)  # asks for the agent before the shell
+        await screen.wait_for("light app")
+        (dashboard,) = here.server._shared.sessions
+        assert dashboard._chan is not None
+        assert dashboard._chan.get_agent_path() is None
         with pytest.raises(asyncssh.ChannelOpenError):
             await connection.create_session(asyncssh.SSHClientSession, "cat /etc/passwd")
         with pytest.raises(asyncssh.ChannelOpenError):
@@ -154,12 +134,12 @@ async def test_the_host_key_is_made_once_and_kept_in_the_database(tmp_path: Path
     assert elsewhere.fingerprint != server.fingerprint  # made, not built in
 
 
-async def test_leaving_ends_the_app_and_revokes_its_token(here: Here):
+async def test_leaving_ends_the_app_and_revokes_its_token(here: Here, light_app: None):
     connection = await connect(here.port, "ann", client_keys=[here.key])
     _, screen = await open_dashboard(connection)
-    await screen.wait_for("runway")
-    (session,) = here.server._shared.sessions
-    child = session._child
+    await screen.wait_for("light app")
+    (dashboard,) = here.server._shared.sessions
+    child = dashboard._child
     assert child is not None
     token = token_hash(environ(child.pid)["RUNWAY_TOKEN"])
     assert await here.store.credentials.authenticate(token, datetime.now(UTC)) is not None
@@ -173,12 +153,12 @@ async def test_leaving_ends_the_app_and_revokes_its_token(here: Here):
     assert here.server._shared.running.total() == 0
 
 
-async def test_stopping_the_server_ends_its_sessions_and_their_apps(here: Here):
+async def test_stopping_the_server_ends_its_sessions_and_their_apps(here: Here, light_app: None):
     connection = await connect(here.port, "ann", client_keys=[here.key])
     _, screen = await open_dashboard(connection)
-    await screen.wait_for("runway")  # the app's header: it runs (and cannot reach an API)
-    (session,) = here.server._shared.sessions
-    child = session._child
+    await screen.wait_for("light app")
+    (dashboard,) = here.server._shared.sessions
+    child = dashboard._child
     assert child is not None
     await here.server.close()
     await asyncio.wait_for(screen.closed.wait(), 10)
