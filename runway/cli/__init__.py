@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from runway import __version__
-from runway.cli import account, deployments, plan, server, sim, status, tui
+from runway.cli import account, deployments, plan, rollback, server, sim, status, tui
 from runway.cli import demo as demo_command
 from runway.cli import install as install_command
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"runway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (plan, server, account, deployments, status, sim, tui):
+    for module in (plan, server, account, deployments, rollback, status, sim, tui):
         module.add_commands(commands)
     demo_command.add_commands(commands)
     install_command.add_commands(commands)

@@ -8,6 +8,7 @@ import os
 
 import platformdirs
 
+from runway.cli import settings_flags
 from runway.cli.common import Commands, Namespace
 
 log = logging.getLogger("runway")
@@ -86,6 +87,32 @@ def _instance_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _environment_flags(parser: argparse.ArgumentParser) -> None:
+    """What every environment's namespace is given by this installation (runway install sets
+    them): the RoleBinding of runway's ServiceAccount `runway` in its own namespace to the
+    tenant role, and the NetworkPolicy admitting the ingress controller's namespace."""
+    add = parser.add_argument
+    add(
+        "--namespace",
+        default=_env("NAMESPACE", "runway"),
+        metavar="NAMESPACE",
+        help="runway's own namespace, where its ServiceAccount runway is (default runway)",
+    )
+    add(
+        "--tenant-role",
+        default=_env("TENANT_ROLE", "runway-tenant"),
+        metavar="NAME",
+        help="the ClusterRole runway binds itself in each environment (default runway-tenant)",
+    )
+    add(
+        "--ingress-namespace",
+        default=_env("INGRESS_NAMESPACE", "ingress-nginx"),
+        metavar="NAMESPACE",
+        help="the ingress controller's namespace, admitted by every environment's "
+        "NetworkPolicy (default ingress-nginx)",
+    )
+
+
 def add_commands(commands: Commands) -> None:
     serve = commands.add_parser(
         "serve",
@@ -114,7 +141,17 @@ def add_commands(commands: Commands) -> None:
         metavar="CIDRS",
         help="proxies whose X-Forwarded-For is believed (comma-separated)",
     )
+    serve.add_argument(
+        "--ssh-port",
+        type=_port,
+        default=_env("SSH_PORT"),
+        metavar="PORT",
+        help="also serve the dashboard over SSH on this port (log in with a key added by "
+        "`POST /api/v1/users/me/keys`, or a password); default: no SSH",
+    )
     _instance_flags(serve)
+    _environment_flags(serve)
+    settings_flags.add_flags(serve)
     serve.set_defaults(run=run_serve)
 
     setup = commands.add_parser(

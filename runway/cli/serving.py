@@ -7,11 +7,12 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -24,16 +25,22 @@ from runway.auth import (
     token_hash,
 )
 from runway.auth.passwords import check_password
+from runway.cli import log_format, settings_flags
 from runway.cli.common import Namespace, fail, read_passwords
 from runway.deploy.connection import Cluster, connect
+from runway.deploy.environment_objects import EnvironmentSettings
 from runway.deploy.errors import ClusterUnavailable
 from runway.executor.executor import instance_name
 from runway.executor.run import Limits
 from runway.http import Settings, create_app
 from runway.http.access import AccessLog
+from runway.http.installation import effective
 from runway.http.settings import SETUP_TOKEN_LIFETIME
 from runway.simcluster import SimCluster
 from runway.store import Store, StoreError, sqlite_url
+
+if TYPE_CHECKING:
+    from runway.ssh import SshServer
 
 log = logging.getLogger("runway")
 
@@ -48,13 +55,14 @@ def database_url(args: Namespace) -> str:
 
 
 def run_serve(args: Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_format.configure(getattr(args, "log_format", None) or "text")
     try:
         trusted = parse_networks(args.trusted_proxies or "")
     except ValueError as error:
         return fail(f"--trusted-proxies: {error}")
     try:
         limits = lease_limits(args)
+        flags = settings_flags.given(args)
     except ValueError as error:
         return fail(str(error))
     try:
@@ -62,6 +70,13 @@ def run_serve(args: Namespace) -> int:
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     port = listening.getsockname()[1]
+    ssh_listening = None
+    if getattr(args, "ssh_port", None) is not None:
+        try:
+            ssh_listening = listen(args.host, args.ssh_port)
+        except OSError as error:
+            listening.close()
+            return fail(f"cannot listen on {args.host}:{args.ssh_port}: {error.strerror or error}")
     public_url = args.public_url or f"http://{args.host}:{port}"
     settings = Settings(
         database_url=database_url(args),
@@ -69,13 +84,39 @@ def run_serve(args: Namespace) -> int:
         trusted_proxies=trusted,
         limits=limits,
         instance=args.instance_name or instance_name(),
+        metrics_token=getattr(args, "metrics_token", None),
+        environments=environment_settings(args),
     )
     try:
-        return asyncio.run(serve(settings, listening, args.kube, Path(args.data_dir)))
+        return asyncio.run(
+            serve(
+                settings,
+                listening,
+                args.kube,
+                Path(args.data_dir),
+                ssh_listening=ssh_listening,
+                flags=flags,
+            )
+        )
     except StoreError as error:
         return fail(str(error))
     finally:
         listening.close()
+        if ssh_listening is not None:
+            ssh_listening.close()
+
+
+def environment_settings(args: Namespace) -> EnvironmentSettings:
+    """Whose ServiceAccount, which tenant role and which ingress controller's namespace every
+    environment's guards name (`--namespace`, `--tenant-role`, `--ingress-namespace`)."""
+    defaults = EnvironmentSettings()
+    return replace(
+        defaults,
+        service_account_namespace=getattr(args, "namespace", None)
+        or defaults.service_account_namespace,
+        tenant_role=getattr(args, "tenant_role", None) or defaults.tenant_role,
+        ingress_namespace=getattr(args, "ingress_namespace", None) or defaults.ingress_namespace,
+    )
 
 
 def lease_limits(args: Namespace) -> Limits:
@@ -122,29 +163,43 @@ async def serve(
     *,
     sim_ready_delay: float | None = None,
     started: Callable[[], Awaitable[bool]] | None = None,
+    ssh_listening: socket.socket | None = None,
+    flags: Mapping[str, Any] | None = None,
 ) -> int:
     """Serve on `listening` until SIGINT or SIGTERM; the exit status. `sim_ready_delay` sets
     the simulated cluster's readiness delay (`--kube sim`); `started` runs once the server
     accepts connections (`runway demo` fills it then), and when it answers False the server
     stops and the status is 1. On SQLite the server holds the database file for itself (a
-    second server on it is refused: DatabaseInUse); on Postgres any number may serve."""
+    second server on it is refused: DatabaseInUse); on Postgres any number may serve. With
+    `ssh_listening`, the dashboard is served over SSH on it too (runway.ssh). `flags`: the
+    installation settings the command line gave (runway.cli.settings_flags), stored when
+    they changed since the last start; the stored settings apply from the start."""
     store = await Store.open(settings.database_url, serving=True)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         cluster, problem = await _cluster(
             kube, data, stack, sim_ready_delay, instance=settings.instance
         )
+        settings = await _installation(store, settings, flags or {})
         await announce_setup_token(store, settings)
         app = create_app(settings, store, cluster=cluster, cluster_problem=problem)
         config = uvicorn.Config(
             AccessLog(app),
             log_level="info",
+            log_config=log_format.uvicorn_log_config(),
             lifespan="on",
             access_log=False,  # AccessLog instead: it keeps invite secrets out of the log
             # Streams still open then (followed logs) are ended: a stop takes seconds.
             timeout_graceful_shutdown=GRACE,
         )
-        server = _Server(config, on_exit=store.events_hub.close)
+        ssh = await _serve_ssh(store, settings, ssh_listening, stack)
+
+        def stopping() -> None:
+            store.events_hub.close()
+            if ssh is not None:
+                ssh.stop()  # its apps would only wait for the API that is going away
+
+        server = _Server(config, on_exit=stopping)
         log.info(
             "runway serving %s (database: %s, instance %s)",
             settings.public_url,
@@ -163,6 +218,36 @@ async def serve(
         # not uvicorn's own status.
         return 0 if server.started and kept else 1
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _serve_ssh(
+    store: Store,
+    settings: Settings,
+    listening: socket.socket | None,
+    stack: contextlib.AsyncExitStack,
+) -> SshServer | None:
+    """The dashboard over SSH on `listening` (None: not asked for); closed before the store."""
+    if listening is None:
+        return None
+    from runway.ssh import SshServer  # asyncssh loads only when SSH is served
+
+    ssh = SshServer(
+        store, settings.public_url, login_limits=settings.login_limits, hasher=settings.hasher
+    )
+    await ssh.start(listening)
+    stack.push_async_callback(ssh.close)
+    host, port = listening.getsockname()[:2]
+    log.info("dashboard over SSH on %s:%d (host key %s)", host, port, ssh.fingerprint)
+    return ssh
+
+
+async def _installation(store: Store, settings: Settings, flags: Mapping[str, Any]) -> Settings:
+    """Store the flags that changed since a server last started with them (the last change
+    wins: runway.http.installation), then the settings as stored."""
+    changed = await store.settings.seed(flags)
+    for name in changed:
+        log.info("installation setting %s taken from the command line", name)
+    return effective(settings, await store.settings.read())
 
 
 async def _after_start(

@@ -236,6 +236,15 @@ class Client:
         """The deployment once `cancelled`; 409 (ClientError) saying why when it cannot."""
         return await self._object("POST", f"/api/v1/deployments/{deployment_id}/cancel")
 
+    async def rollback(self, deployment_id: int, confirm: str | None = None) -> dict[str, Any]:
+        """Without `confirm`: the dry run of rolling the deployment back. With `confirm` (the
+        environment's name): the rollback deployment, started. 409 (ClientError) says why a
+        rollback is refused."""
+        path = f"/api/v1/deployments/{deployment_id}/rollback"
+        if confirm is None:
+            return await self._object("POST", path)
+        return await self._object("POST", path, json={"confirm": confirm})
+
     async def answer(self, deployment_id: int, answers: dict[str, Any]) -> dict[str, Any]:
         """Answers `{NAME: value}` (`{"generate": true}` for a generated secret); 422 lists
         every answer the server does not take, each at its input's name."""
@@ -271,18 +280,15 @@ class Client:
         )
 
     async def needs_setup(self) -> bool:
-        """Whether the server has no user yet. The API has no call that says so: a setup with a
-        token that cannot be right answers 409 when someone exists and 401 otherwise, and
-        creates nothing either way."""
-        try:
-            await self.setup("-", "nobody", "not a real password at all")
-        except ClientError as error:
-            if error.status == 401:
-                return True
-            if error.status in (409, 422):
-                return False
-            raise
-        return False  # pragma: no cover - a setup token of "-" is never valid
+        """Whether the server has no user yet, as its `/healthz` says (`setup_needed`);
+        ClientError 503 when its database does not answer, so that nobody can tell."""
+        health = await self._object("GET", "/healthz")
+        needed = health.get("setup_needed")
+        if needed is None and "setup_needed" in health:
+            raise ClientError(503, "not_ready", f"{self.url} cannot reach its database now")
+        if not isinstance(needed, bool):
+            raise malformed(self.url, "GET /healthz")
+        return needed
 
     async def create_environment(self, name: str) -> dict[str, Any]:
         """A new environment of the caller; 409 when they already have one of that name."""

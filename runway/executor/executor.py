@@ -25,9 +25,10 @@ from datetime import datetime
 from runway.deploy import RenderSettings
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import ClusterUnavailable
+from runway.executor.rollback import after_failure
 from runway.executor.run import DeploymentRun, Limits, utcnow
 from runway.executor.states import ACTIVE, check_deployment
-from runway.store import Deployment, DeploymentStatus, NotFound, Store, StoreError
+from runway.store import Deployment, DeploymentStatus, Environment, NotFound, Store, StoreError
 from runway.store.leases import Lease, LeaseLost
 from runway.store.notify import MISSED, Signal
 from runway.store.transitions import StatusChanged
@@ -49,6 +50,9 @@ def instance_name() -> str:
 
 class Executor:
     """Deployments run by this instance."""
+
+    takeovers = 0
+    """How many deployments this instance took over (a `lease` event each), for /metrics."""
 
     def __init__(
         self,
@@ -343,6 +347,7 @@ class Executor:
                     now=self.clock(),
                     lease=lease,
                 )
+                self.takeovers += 1  # counted for /metrics
             if not cancelled and deployment.cancel_requested_at is None:
                 # A cancel may have come while the run was being set up (its signal found no
                 # run to tell): look once more now that signals reach it.
@@ -352,6 +357,8 @@ class Executor:
                 run.cancel()
             status = await run.run()
             log.info("deployment %s ended %s", deployment_id, status)
+            if status is D.FAILED:
+                await self._roll_back(run.deployment, environment, lease)
             await self._release(lease)
             return status
         except asyncio.CancelledError:
@@ -366,6 +373,18 @@ class Executor:
             log.exception("deployment %s stopped", deployment_id)
             self._leases.pop(deployment_id, None)  # no longer renewed: it lapses
             return None
+
+    async def _roll_back(self, failed: Deployment, environment: Environment, lease: Lease) -> None:
+        """`on_failure: rollback`: start the rollback of the deployment that just failed (a
+        refusal is an event on it). Never a reason for the failed run to end otherwise."""
+        try:
+            created = await after_failure(
+                self.store, self._cluster(), environment, failed, self.clock(), lease
+            )
+            if created is not None:
+                await self.start(created)
+        except Exception as error:  # the person can still roll back by hand
+            log.warning("deployment %s: automatic rollback not started: %s", failed.id, error)
 
     async def _release(self, lease: Lease) -> None:
         if self._leases.get(lease.deployment_id) == lease:

@@ -27,6 +27,7 @@ from runway.deploy.steps import StepError, run_step
 from runway.executor.answers import Resolved, resolve
 from runway.executor.batch import StepWrites
 from runway.executor.finish import finish, ingress_hosts
+from runway.executor.rollback_steps import VOLUME_STEPS, run_volume_step, start_restore_point
 from runway.executor.secrets import read_secret_values
 from runway.executor.states import STEP_FINAL, STEP_STARTED, check_deployment, step_sources
 from runway.planner import Plan, plan_from_document
@@ -157,6 +158,9 @@ class DeploymentRun:
             await self._writes.settle()
 
     async def _loop(self) -> DeploymentStatus:
+        not_taken = await start_restore_point(self)
+        if not_taken is not None:  # before any step touched the app: nothing changed
+            return await self._end(D.FAILED, S.SKIPPED, not_taken)
         failed = [step for step in self.deployment.steps if step.status is S.FAILED]
         if failed:  # an earlier instance stopped between the step's failure and the end
             self.failure = (failed[0].name, failed[0].reason or "failed before runway restarted")
@@ -270,15 +274,19 @@ class DeploymentRun:
                     if self.cancelling:
                         raise asyncio.CancelledError
 
-                await run_step(
-                    self.cluster,
-                    self.plan,
-                    name,
-                    target,
-                    timeout=self.limits.step_timeout,
-                    on_applied=applied,
-                    may_act=self._check_lease,
-                )
+                kind = self.plan.step(name).kind
+                if kind in VOLUME_STEPS:  # a rollback's backup or restore
+                    await run_volume_step(self, name, kind, applied)
+                else:
+                    await run_step(
+                        self.cluster,
+                        self.plan,
+                        name,
+                        target,
+                        timeout=self.limits.step_timeout,
+                        on_applied=applied,
+                        may_act=self._check_lease,
+                    )
                 self.waiting_ready.discard(name)
                 await self._step(name, S.SUCCEEDED)
             except asyncio.CancelledError:

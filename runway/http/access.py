@@ -42,11 +42,21 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             client = scope.get("client") or ("-", 0)
+            path = loggable(scope["path"])
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
             log.info(
                 '%s "%s %s" %d %.1f ms',
                 client[0],
                 scope["method"],
-                loggable(scope["path"]),
+                path,
                 status,
-                (time.perf_counter() - started) * 1000,
+                elapsed,
+                # Fields of their own in the JSON log (runway.cli.log_format).
+                extra={
+                    "client": client[0],
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "duration_ms": elapsed,
+                },
             )

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError
@@ -18,6 +19,9 @@ from runway.executor.states import TransitionError
 from runway.http import errors
 from runway.http.context import Context
 from runway.http.housekeeping import keep_tidy
+from runway.http.installation import keep_applied, refresh
+from runway.http.metrics import Metrics, RequestMetrics
+from runway.http.metrics import routes as metrics_routes
 from runway.http.routes import (
     accounts,
     deployments,
@@ -28,10 +32,13 @@ from runway.http.routes import (
     logs,
     meta,
     reveal,
+    rollback,
     runs,
     users,
 )
 from runway.http.settings import Settings
+from runway.http.ui import Limits as UiLimits
+from runway.http.ui import Processes
 from runway.http.ui import routes as ui_routes
 from runway.store import Store, StoreError
 
@@ -53,8 +60,11 @@ def create_app(
     when it starts and stops them (without writing: the next start resumes them) when it stops.
     Without a lifespan (httpx's ASGI transport), whoever made the app closes
     `app.state.runway.executor`."""
+    processes = Processes(UiLimits())
+    metrics = Metrics(processes.count, settings.metrics_token)
     routes = [
         *meta.routes,
+        *metrics_routes,
         *accounts.routes,
         *users.routes,
         *environments.routes,
@@ -64,8 +74,9 @@ def create_app(
         *events.routes,
         *logs.routes,
         *reveal.routes,
+        *rollback.routes,
         *installation.routes,
-        *ui_routes(),
+        *ui_routes(processes),
     ]
 
     @asynccontextmanager
@@ -85,6 +96,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestMetrics, metrics=metrics, routes=routes)],
         exception_handlers={
             errors.ApiError: errors.on_api_error,
             HTTPException: errors.on_http_exception,
@@ -108,6 +120,9 @@ def create_app(
             settings, opened, cluster=cluster, cluster_problem=cluster_problem, executor=executor
         )
 
+    app.state.metrics = metrics
+    app.state.processes = processes
+    app.state.start_settings = settings
     if store is not None:  # usable at once, even without a lifespan (httpx's ASGI transport)
         app.state.runway = _context(store)
     return app
@@ -116,9 +131,13 @@ def create_app(
 @asynccontextmanager
 async def _running(ctx: Context) -> AsyncIterator[None]:
     """The executor from start-up to shutdown: deployments left active are resumed (a database
-    that does not answer then is logged, and the server serves anyway)."""
+    that does not answer then is logged, and the server serves anyway). The installation's
+    stored settings are applied first, and read again while it runs."""
     executor = ctx.executor
     assert executor is not None
+    start = ctx.settings
+    await refresh(ctx, start)
+    applying = asyncio.create_task(keep_applied(ctx, start), name="runway settings")
     try:
         await executor.resume()
     except StoreError as error:
@@ -128,5 +147,6 @@ async def _running(ctx: Context) -> AsyncIterator[None]:
         yield
     finally:
         tidying.cancel()
-        await asyncio.gather(tidying, return_exceptions=True)
+        applying.cancel()
+        await asyncio.gather(tidying, applying, return_exceptions=True)
         await executor.close()

@@ -282,6 +282,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             )
         },
         "/healthz": {"get": op("Liveness", (200, "Alive", {"type": "object"}), auth=False)},
+        "/metrics": {"get": _metrics()},
         "/readyz": {
             "get": op(
                 "Readiness: database reachable and migrated",
@@ -291,6 +292,17 @@ def _paths() -> dict[str, dict[str, Schema]]:
             )
         },
     }
+
+
+def _metrics() -> Schema:
+    """Prometheus's text format; open unless the server has a metrics token (`--metrics-token`),
+    which then goes as a bearer token (runway.http.metrics)."""
+    operation = op("Prometheus metrics", (200, "", None), errors=(401,), auth=False)
+    operation["responses"]["200"] = {
+        "description": "The metrics, in Prometheus's text format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return operation
 
 
 def _configuration_schemas() -> dict[str, Schema]:

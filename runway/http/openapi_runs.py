@@ -35,6 +35,36 @@ def _streamed(operation: Schema, media_type: str, description: str) -> Schema:
     return operation
 
 
+def _rollback(deployment: tuple[int, str, Schema]) -> Schema:
+    """The dry run (200) without `confirm`; the rollback deployment (201) with it."""
+    operation = op(
+        "Roll a deployment back: the dry run, or with confirm the rollback itself",
+        (
+            200,
+            "The dry run: what changes, which volumes go back to when, what data is lost",
+            {"type": "object"},
+        ),
+        body=json_content(
+            strict_object({"confirm": {"type": "string", "maxLength": 200}}, required=[])
+        ),
+        errors=(404, 409, 503),
+        params=(ID,),
+        notes={
+            409: "`rollback_refused`: no earlier success, another deployment of the app is "
+            "active, or a restore point is missing (the message says which)",
+            422: "`invalid`: confirm is not the environment's name",
+            503: _UNAVAILABLE,
+        },
+    )
+    operation["requestBody"]["required"] = False
+    schema = deployment[2]
+    operation["responses"]["201"] = {
+        "description": "The rollback deployment (rollback_of: id), started",
+        "content": {"application/json": {"schema": schema}},
+    }
+    return operation
+
+
 def run_paths() -> dict[str, dict[str, Schema]]:
     """Starting, cancelling, answering and watching deployments; logs; revealing secrets."""
     deployment = (200, "The deployment", ref("Deployment"))
@@ -69,6 +99,7 @@ def run_paths() -> dict[str, dict[str, Schema]]:
                 notes={409: _CONFLICT},
             )
         },
+        "/api/v1/deployments/{id}/rollback": {"post": _rollback(deployment)},
         "/api/v1/deployments/{id}/inputs": {
             "post": op(
                 "Answer inputs (secret values go straight into Kubernetes Secrets)",

@@ -24,9 +24,44 @@ SETTINGS: dict[str, Schema] = {
         "description": "Ingress hosts must equal one of these domains or be a subdomain of "
         "one (blog.example.org under example.org); empty: any host. Hosts claimed already "
         "stay claimed when the list changes.",
-    }
+    },
+    "public_url": {
+        "type": "string",
+        "maxLength": 2048,
+        "description": "Where people reach runway: http(s)://host[:port], no path. Monitor URLs, "
+        "invite links and the browser dashboard's Origin check use it.",
+    },
+    "apps_domain": {
+        "type": ["string", "null"],
+        "description": "The domain apps' hosts go under; hosts under it may be claimed even "
+        "when allowed_domains limits the others.",
+    },
+    "ingress_class": {
+        "type": ["string", "null"],
+        "description": "The IngressClass of apps' Ingresses (null: the cluster's default).",
+    },
+    "tls": {
+        "type": ["object", "null"],
+        "properties": {"issuer": {"type": "string"}, "secret": {"type": "string"}},
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "description": "Apps' certificates: a cert-manager ClusterIssuer, a TLS Secret present "
+        "in every namespace, or null for plain HTTP.",
+    },
+    "default_quota": {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "string"},
+        "description": "The quota of owners without their own (null: runway's built-in one).",
+    },
+    "trusted_proxies": {
+        "type": ["array", "null"],
+        "items": {"type": "string"},
+        "description": "Addresses or networks (CIDR) whose X-Forwarded-For is believed.",
+    },
 }
-"""The installation's settings, as GET /api/v1/settings answers and PATCH takes them."""
+"""The installation's settings, as GET /api/v1/settings answers and PATCH takes them (setting
+by setting: runway.http.installation)."""
 
 
 def ref(name: str) -> Schema:

@@ -36,6 +36,8 @@ class Settings:
     """The executor's limits, its lease timings among them (`--lease-ttl` and the others)."""
     instance: str | None = None
     """This instance's name among those sharing the database (None: the executor makes one)."""
+    metrics_token: str | None = None
+    """What a scraper of /metrics must send as its bearer token (None: /metrics is open)."""
 
     def monitor_url(self, deployment_id: int) -> str:
         return f"{self.public_url.rstrip('/')}/ui/deployments/{deployment_id}"

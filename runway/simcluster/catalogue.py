@@ -279,6 +279,25 @@ RESOURCES: tuple[ResourceType, ...] = (
         names=NameRule.PATH_SEGMENT,
         create_on_update=True,
     ),
+    # Known, so that installing runway (its admission policy) validates strictly; the
+    # simulated cluster does not evaluate their CEL.
+    ResourceType(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        namespaced=False,
+        status=True,
+        generation=_SPEC,
+    ),
+    ResourceType(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        namespaced=False,
+        generation=_SPEC,
+    ),
     ResourceType(
         "policy",
         "v1",

@@ -116,6 +116,54 @@ class Credentials:
             query = query.where(tokens.c.kind == TokenKind(kind).value)
         return [_token_of(row) for row in await self._db.fetch_all(query)]
 
+    async def create_token_within(
+        self,
+        user_id: int,
+        kind: TokenKind,
+        name: str,
+        token_hash: str,
+        expires_at: datetime,
+        *,
+        now: datetime,
+        most: int,
+    ) -> Token | None:
+        """`create_token`, unless the user already holds `most` live tokens (neither revoked nor
+        expired) of this kind and name: None then. Counted and created under a lock of the user
+        and name, so that instances sharing the database cannot pass the limit together (the
+        browser dashboard's app processes: one such token each)."""
+        async with self._db.write():
+            await self._db.lock(f"runway:tokens:{user_id}:{name}")
+            row = await self._db.fetch_one(
+                sa.select(sa.func.count().label("live"))
+                .select_from(tokens)
+                .where(
+                    tokens.c.user_id == user_id,
+                    tokens.c.kind == TokenKind(kind).value,
+                    tokens.c.name == name,
+                    tokens.c.revoked_at.is_(None),
+                    tokens.c.expires_at > now,
+                )
+            )
+            if row is not None and int(row["live"]) >= most:
+                return None
+            return await self.create_token(user_id, kind, name, token_hash, expires_at)
+
+    async def extend_token(self, user_id: int, token_id: int, expires_at: datetime) -> bool:
+        """Move a live token's expiry (a short-lived token renewed while its holder runs);
+        False when it is not the user's, or is revoked."""
+        async with self._db.write():
+            row = await self._db.fetch_one(
+                sa.update(tokens)
+                .where(
+                    tokens.c.id == token_id,
+                    tokens.c.user_id == user_id,
+                    tokens.c.revoked_at.is_(None),
+                )
+                .values(expires_at=expires_at)
+                .returning(tokens.c.id)
+            )
+        return row is not None
+
     async def revoke_token(self, user_id: int, token_id: int, now: datetime) -> bool:
         """Revoke one of the user's tokens; False when it is not theirs or already revoked."""
         async with self._db.write():

@@ -20,7 +20,7 @@ import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -194,16 +194,23 @@ def _postgres_engine(parsed: sa.URL) -> tuple[AsyncEngine, sa.URL]:
 Connection = AsyncConnection | sa.Connection
 
 
-async def _run(connection: Connection, query: ClauseElement | str) -> sa.CursorResult[Any]:
-    """Run a Core statement, or a raw SQL string as the driver takes it (DDL, advisory locks:
-    no bind parameters, so a colon in it means nothing). SQLite's run where they are called."""
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+"""The values of a statement's bind parameters: one set, or several (executemany)."""
+
+
+async def _run(
+    connection: Connection, query: ClauseElement | str, params: Params = None
+) -> sa.CursorResult[Any]:
+    """Run a Core statement (with `params` for its bind parameters, when given), or a raw SQL
+    string as the driver takes it (DDL, advisory locks: no bind parameters, so a colon in it
+    means nothing). SQLite's run where they are called."""
     if isinstance(connection, AsyncConnection):
         if isinstance(query, str):
             return await connection.exec_driver_sql(query)
-        return await connection.execute(query)  # type: ignore[call-overload,no-any-return]
+        return await connection.execute(query, params)  # type: ignore[call-overload,no-any-return]
     if isinstance(query, str):
         return connection.exec_driver_sql(query)
-    return connection.execute(query)  # type: ignore[call-overload,no-any-return]
+    return connection.execute(query, params)  # type: ignore[call-overload,no-any-return]
 
 
 class Db:
@@ -331,24 +338,34 @@ class Db:
         finally:
             self._bound.reset(token)
 
-    async def fetch_one(self, query: ClauseElement | str) -> Row | None:
+    # `params`: the values of a statement built once with `sa.bindparam` placeholders (a
+    # module constant): building a Core statement and its cache key anew for every call costs
+    # more than running it, on the executor's path of every step.
+
+    async def fetch_one(
+        self, query: ClauseElement | str, params: Mapping[str, Any] | None = None
+    ) -> Row | None:
         async with self._connection() as connection:
-            row = (await _run(connection, query)).first()
+            row = (await _run(connection, query, params)).first()
         return None if row is None else Row(row)
 
-    async def fetch_all(self, query: ClauseElement | str) -> list[Row]:
+    async def fetch_all(
+        self, query: ClauseElement | str, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
         async with self._connection() as connection:
-            rows = (await _run(connection, query)).all()
+            rows = (await _run(connection, query, params)).all()
         return [Row(row) for row in rows]
 
-    async def execute(self, query: ClauseElement | str) -> None:
+    async def execute(self, query: ClauseElement | str, params: Params = None) -> None:
+        """Run a statement for its effect; `params` a list of value sets runs it once per set
+        (the driver's executemany: one compiled statement, however many rows)."""
         if self._sqlite is not None and self._task_connection() is None:
             # SQLite's reader never writes: a write outside write() waits its turn like any.
             async with self.write():
-                await self.execute(query)
+                await self.execute(query, params)
             return
         async with self._connection() as connection:
-            await _run(connection, query)
+            await _run(connection, query, params)
 
     async def notify(self, channel: str, payload: str) -> None:
         """Postgres: `NOTIFY channel, payload`, delivered when the current write transaction

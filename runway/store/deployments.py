@@ -381,12 +381,8 @@ class Deployments:
         self, deployment_id: int, *, after: int = 0, limit: int = 1000
     ) -> builtins.list[Event]:
         """The deployment's events with ids above `after`, oldest first, at most `limit`."""
-        rows = await self._db.fetch_all(
-            sa.select(events)
-            .where(events.c.deployment_id == deployment_id, events.c.id > after)
-            .order_by(events.c.id)
-            .limit(limit)
-        )
+        params = {"deployment": deployment_id, "after": after, "limit": limit}
+        rows = await self._db.fetch_all(_EVENTS_AFTER, params)
         return [event_of(row) for row in rows]
 
     async def add_event(
@@ -413,3 +409,15 @@ class Deployments:
             await announce(self._db, deployment_id)
         self._hub.notify(deployment_id)
         return Event(deployment_id=deployment_id, id=event_id, at=now, type=type, data=data)
+
+
+_EVENTS_AFTER = (
+    sa.select(events)
+    .where(
+        events.c.deployment_id == sa.bindparam("deployment"), events.c.id > sa.bindparam("after")
+    )
+    .order_by(events.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+"""A deployment's events after an id, built once: every event stream reads it after each
+change (Db.fetch_one says why)."""

@@ -24,6 +24,8 @@ LABEL_MAX = 63
 ALLOWED_DOMAINS = "allowed_domains"
 """The `settings` row holding the allowed domains, a JSON list (absent: any host)."""
 MAX_ALLOWED_DOMAINS = 100
+APPS_DOMAIN = "apps_domain"
+"""The `settings` row of the installation's apps domain (runway.store.settings)."""
 
 
 def normalise_host(host: str) -> str:
@@ -107,7 +109,7 @@ class HostClaims:
             )
             if present is None:
                 raise NotFound(f"environment {environment_id}")
-            allowed = await self._allowed_domains()
+            allowed = await self._claimable_domains()
             refused = tuple(host for host in wanted if not host_allowed(host, allowed))
             if refused:
                 raise HostNotAllowed(refused, tuple(allowed))
@@ -169,6 +171,20 @@ class HostClaims:
     async def allowed_domains(self) -> list[str]:
         """The domains hosts must be under, sorted; empty: any host may be claimed."""
         return await self._allowed_domains()
+
+    async def _claimable_domains(self) -> list[str]:
+        """The allowed domains, and with them the installation's apps domain (hosts under it
+        are what it is for); empty, as before, when no domain is allowed in particular."""
+        allowed = await self._allowed_domains()
+        if not allowed:
+            return []
+        row = await self._db.fetch_one(
+            sa.select(settings.c.value).where(settings.c.name == APPS_DOMAIN)
+        )
+        apps_domain = json.loads(row["value"]) if row is not None else None
+        if isinstance(apps_domain, str) and apps_domain:
+            return sorted({*allowed, apps_domain})
+        return allowed
 
     async def _allowed_domains(self) -> list[str]:
         row = await self._db.fetch_one(

@@ -51,6 +51,7 @@ class LeaseLost(StoreError):
 class Leases:
     def __init__(self, db: Db) -> None:
         self._db = db
+        self._hold: sa.Select[tuple[int]] | None = None
 
     # -- the database's clock ----------------------------------------------------------------
 
@@ -76,15 +77,18 @@ class Leases:
         one write transaction at a time anyway. Nothing to check without a lease."""
         if lease is None:
             return
-        query = sa.select(leases.c.epoch).where(
-            leases.c.deployment_id == lease.deployment_id,
-            leases.c.owner == lease.owner,
-            leases.c.epoch == lease.epoch,
-            leases.c.expires_at > self.now(),
-        )
-        if self._db.backend == "postgresql":
-            query = query.with_for_update(read=True)
-        if await self._db.fetch_one(query) is None:
+        if self._hold is None:  # built once (every step change runs it)
+            query = sa.select(leases.c.epoch).where(
+                leases.c.deployment_id == sa.bindparam("deployment"),
+                leases.c.owner == sa.bindparam("owner"),
+                leases.c.epoch == sa.bindparam("epoch"),
+                leases.c.expires_at > self.now(),
+            )
+            if self._db.backend == "postgresql":
+                query = query.with_for_update(read=True)
+            self._hold = query
+        params = {"deployment": lease.deployment_id, "owner": lease.owner, "epoch": lease.epoch}
+        if await self._db.fetch_one(self._hold, params) is None:
             raise LeaseLost(lease)
 
     # -- taking, renewing, releasing -----------------------------------------------------------

@@ -194,12 +194,36 @@ _CANCEL_REQUESTS = [
     "ALTER TABLE deployments ADD COLUMN cancel_requested_at {ts}",
 ]
 
+_RESTORE_POINTS = [
+    """CREATE TABLE restore_points (
+    deployment_id INTEGER NOT NULL PRIMARY KEY REFERENCES deployments (id) ON DELETE CASCADE,
+    environment_id INTEGER NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+    app TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    taken_at {ts} NOT NULL,
+    volumes JSON NOT NULL,
+    pruned_at {ts}
+)""",
+    """CREATE INDEX ix_restore_points_environment_id_app_number
+    ON restore_points (environment_id, app, number)""",
+    """CREATE TABLE restore_point_settings (
+    environment_id INTEGER NOT NULL PRIMARY KEY REFERENCES environments (id) ON DELETE CASCADE,
+    kept INTEGER NOT NULL
+)""",
+]
+
+_STEPS_FINISHED = [
+    "CREATE INDEX ix_steps_finished_at ON steps (finished_at)",
+]
+
 MIGRATIONS = (
     Migration(1, "create every table", tuple(_CREATE_EVERYTHING)),
     Migration(2, "a version counter per secret input", tuple(_SECRET_VERSIONS)),
     Migration(
         3, "cancels requested of a deployment another instance runs", tuple(_CANCEL_REQUESTS)
     ),
+    Migration(4, "restore points of deployments, kept per environment", tuple(_RESTORE_POINTS)),
+    Migration(5, "steps found by when they finished (for /metrics)", tuple(_STEPS_FINISHED)),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -217,6 +241,22 @@ async def migrate(db: Db) -> None:
                 await db.execute(f"SELECT pg_advisory_unlock({_ADVISORY_LOCK_KEY})")
     else:
         await _migrate(db)
+
+
+async def migrating(db: Db) -> bool:
+    """Whether some session migrates the database now (holds the migration lock): Postgres
+    only, read from `pg_locks` without taking anything (SQLite migrates inside a transaction
+    that readers never see half done)."""
+    if db.backend != "postgresql":
+        return False
+    # A bigint advisory key shows as its high half in classid, its low half in objid.
+    high, low = _ADVISORY_LOCK_KEY >> 32, _ADVISORY_LOCK_KEY & 0xFFFFFFFF
+    row = await db.fetch_one(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        f" AND classid = {high} AND objid = {low} AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return row is not None and int(row[0]) > 0
 
 
 async def current_version(db: Db) -> int:

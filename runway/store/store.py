@@ -10,13 +10,16 @@ from runway.store.credentials import Credentials
 from runway.store.database import Backend, Db
 from runway.store.deployments import Deployments
 from runway.store.environments import Environments
+from runway.store.figures import Figures
 from runway.store.hosts import HostClaims
 from runway.store.instance_lock import InstanceLock
 from runway.store.leases import Leases
 from runway.store.listener import Listener
-from runway.store.migrations import LATEST, current_version, migrate
+from runway.store.migrations import LATEST, current_version, migrate, migrating
 from runway.store.notify import EventHub, Signals
+from runway.store.restore_points import RestorePoints
 from runway.store.secret_versions import SecretVersions
+from runway.store.settings import InstallationSettings
 from runway.store.transitions import Transitions
 from runway.store.users import Users
 
@@ -57,6 +60,11 @@ class Store:
         self.transitions = Transitions(db, self.events_hub)
         self.leases = Leases(db)
         self.secret_versions = SecretVersions(db)
+        self.restore_points = RestorePoints(db)
+        self.settings = InstallationSettings(db)
+        """The installation's settings that admins change (public URL, TLS, ...)."""
+        self.figures = Figures(db)
+        """What /metrics reads from the database."""
         self.listener: Listener | None = None
         """Postgres: the connection that hears other instances' events and signals."""
         self._lock: InstanceLock | None = None
@@ -107,11 +115,22 @@ class Store:
                 self._lock = None
 
     async def ready(self) -> bool:
-        """Whether the database answers and is fully migrated (for `/readyz`); never raises."""
+        """Whether `readiness` finds nothing in the way; never raises."""
+        return await self.readiness() is None
+
+    async def readiness(self) -> str | None:
+        """None when this runway can serve from the database (for `/readyz`): it answers, it is
+        migrated at least as far as this runway needs (further is fine: migrations only add,
+        so an older instance keeps serving through a rolling update), and nobody migrates it
+        right now. Otherwise why not, in a few words. Never raises."""
         try:
             async with asyncio.timeout(READY_TIMEOUT):
+                if await migrating(self._db):
+                    return "the database is being migrated"
                 version = await current_version(self._db)
         except Exception as error:
             log.warning("the database at %s is not ready: %s", self._db.url, error)
-            return False
-        return version == LATEST
+            return "the database is not reachable"
+        if version < LATEST:
+            return f"the database is at schema version {version}; this runway needs {LATEST}"
+        return None

@@ -187,6 +187,7 @@ steps = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("deployment_id", "name", name="uq_steps_deployment_id_name"),
+    sa.Index("ix_steps_finished_at", "finished_at"),
 )
 
 answers = sa.Table(
@@ -261,4 +262,39 @@ secret_versions = sa.Table(
     sa.Column("input", sa.Text, primary_key=True),
     # The last version handed out for a secret input's Secret `<app>-<input>-<version>`.
     sa.Column("last_version", sa.Integer, nullable=False),
+)
+
+restore_points = sa.Table(
+    "restore_points",
+    metadata,
+    sa.Column(
+        "deployment_id",
+        sa.Integer,
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    _parent("environment_id", "environments"),
+    sa.Column("app", sa.Text, nullable=False),
+    # The deployment's number: restore points are ordered by it.
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("taken_at", UTCDateTime, nullable=False),
+    # What each volume was backed up to (runway.store.restore_points.VolumeBackup).
+    sa.Column("volumes", JSON(), nullable=False),
+    sa.Column("pruned_at", UTCDateTime, nullable=True),
+    sa.Index("ix_restore_points_environment_id_app_number", "environment_id", "app", "number"),
+)
+
+restore_point_settings = sa.Table(
+    "restore_point_settings",
+    metadata,
+    sa.Column(
+        "environment_id",
+        sa.Integer,
+        sa.ForeignKey("environments.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    # How many restore points of each app the environment keeps (absent: the default).
+    sa.Column("kept", sa.Integer, nullable=False),
 )

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import ClauseElement
 
 from runway.store.database import Db
 from runway.store.errors import NotFound, StoreError
@@ -132,10 +133,7 @@ class Transitions:
         async with self._db.write():
             await self._leases.hold(lease)
             counter = await self._db.fetch_one(
-                sa.update(deployments)
-                .where(deployments.c.id == deployment_id)
-                .values(last_event_id=deployments.c.last_event_id + 1)
-                .returning(deployments.c.last_event_id)
+                _TAKE_EVENT_IDS, {"deployment": deployment_id, "count": 1}
             )
             if counter is None:
                 raise NotFound(f"deployment {deployment_id}")
@@ -204,10 +202,7 @@ class Transitions:
                 await self._steps(deployment_id, alike, now)
             bodies = [body for change in changes for body in _bodies(change)]
             counter = await self._db.fetch_one(
-                sa.update(deployments)
-                .where(deployments.c.id == deployment_id)
-                .values(last_event_id=deployments.c.last_event_id + len(bodies))
-                .returning(deployments.c.last_event_id)
+                _TAKE_EVENT_IDS, {"deployment": deployment_id, "count": len(bodies)}
             )
             if counter is None:
                 raise NotFound(f"deployment {deployment_id}")
@@ -267,21 +262,17 @@ class Transitions:
         a layer that succeed together), each checked: StatusChanged or NotFound naming the
         first step that was not where its change may come from."""
         first = changes[0]
-        values: dict[str, Any] = {"status": first.status.value, "reason": first.reason}
-        if first.status is StepStatus.APPLYING:
-            values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
-        if first.status in STEP_FINISHED:
-            values["finished_at"] = now
         names = [change.step for change in changes]
         rows = await self._db.fetch_all(
-            sa.update(steps_table)
-            .where(
-                steps_table.c.deployment_id == deployment_id,
-                steps_table.c.name.in_(names),
-                steps_table.c.status.in_([source.value for source in first.allowed_from]),
-            )
-            .values(**values)
-            .returning(steps_table.c.name)
+            _step_update(first.status),
+            {
+                "deployment": deployment_id,
+                "names": names,
+                "sources": sorted(source.value for source in first.allowed_from),
+                "to_status": first.status.value,
+                "to_reason": first.reason,
+                "now": now,
+            },
         )
         if len(rows) == len(names):
             return
@@ -305,8 +296,8 @@ class Transitions:
 
     async def _events(self, found: Sequence[Event]) -> None:
         """Store `found` (of one deployment) and announce them to every instance."""
-        await self._db.insert_rows(
-            events,
+        await self._db.execute(
+            _INSERT_EVENT,
             [
                 {
                     "deployment_id": e.deployment_id,
@@ -319,6 +310,55 @@ class Transitions:
             ],
         )
         await announce(self._db, *{e.deployment_id for e in found})
+
+
+# The statements of every step change, built once with bind parameters (see Db.fetch_one).
+
+_TAKE_EVENT_IDS = (
+    sa.update(deployments)
+    .where(deployments.c.id == sa.bindparam("deployment"))
+    .values(last_event_id=deployments.c.last_event_id + sa.bindparam("count", type_=sa.Integer))
+    .returning(deployments.c.last_event_id)
+)
+"""Take `count` event ids of a deployment: the last of them is returned."""
+
+_INSERT_EVENT = sa.insert(events)
+"""Run with a list of rows: one compiled statement however many events (executemany)."""
+
+
+def _build_step_update(stamp: str | None) -> ClauseElement:
+    values: dict[str, Any] = {
+        "status": sa.bindparam("to_status"),
+        "reason": sa.bindparam("to_reason"),
+    }
+    now = sa.bindparam("now", type_=steps_table.c.started_at.type)
+    if stamp == "started_at":
+        values["started_at"] = sa.func.coalesce(steps_table.c.started_at, now)
+    elif stamp == "finished_at":
+        values["finished_at"] = now
+    return (
+        sa.update(steps_table)
+        .where(
+            steps_table.c.deployment_id == sa.bindparam("deployment"),
+            steps_table.c.name.in_(sa.bindparam("names", expanding=True)),
+            steps_table.c.status.in_(sa.bindparam("sources", expanding=True)),
+        )
+        .values(**values)
+        .returning(steps_table.c.name)
+    )
+
+
+_STEP_UPDATES = {stamp: _build_step_update(stamp) for stamp in (None, "started_at", "finished_at")}
+
+
+def _step_update(status: StepStatus) -> ClauseElement:
+    """The UPDATE of steps changing to `status`: `started_at` set on the first `applying`,
+    `finished_at` when final."""
+    if status is StepStatus.APPLYING:
+        return _STEP_UPDATES["started_at"]
+    if status in STEP_FINISHED:
+        return _STEP_UPDATES["finished_at"]
+    return _STEP_UPDATES[None]
 
 
 def _alike(changes: Sequence[StepChange]) -> list[list[StepChange]]:

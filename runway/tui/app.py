@@ -7,6 +7,7 @@ build their own, with their own client factory, and nothing happens at import ti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar, TypeVar
@@ -31,6 +32,11 @@ ClientFactory = Callable[[str, str | None], Client]
 
 Remember = Callable[[Credentials], object]
 """Keeps the credentials of a login made in the dashboard (runway tui: as `runway login` does)."""
+
+REMOTE_VARIABLE = "RUNWAY_REMOTE_TERMINAL"
+"""Set (runway/ssh/terminal.py) when the app runs on runway's server for someone at the other
+end of SSH: a file it saved (Textual's Screenshot command) would land on the server's disk, not
+with them, so it offers none. (In a browser tab a screenshot is downloaded by the browser.)"""
 
 
 def default_client(url: str, token: str | None) -> Client:
@@ -155,7 +161,10 @@ class Dashboard(App[None]):
         self.push_screen(AdminScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        remote = bool(os.environ.get(REMOTE_VARIABLE))
+        for command in super().get_system_commands(screen):
+            if not (remote and command.title == "Screenshot"):
+                yield command
         commands = getattr(screen, "commands", None)
         if callable(commands):
             yield from commands()

@@ -139,6 +139,10 @@ MATRIX: dict[tuple[str, str], Spec] = {
     ("POST", "/api/v1/deployments/{id}/cancel"): Spec(
         Kind.OWNED, 200, deployment_route("/cancel", fresh=True)
     ),
+    # The owner's deployment never started: its rollback is refused, saying so.
+    ("POST", "/api/v1/deployments/{id}/rollback"): Spec(
+        Kind.OWNED, 409, deployment_route("/rollback")
+    ),
     ("POST", "/api/v1/deployments/{id}/inputs"): Spec(
         Kind.OWNED, 200, deployment_route("/inputs", json={"admin_email": "ops@example.org"})
     ),
@@ -160,6 +164,7 @@ MATRIX: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/healthz"): Spec(Kind.PUBLIC, 200, at("/healthz")),
     ("GET", "/readyz"): Spec(Kind.PUBLIC, 200, at("/readyz")),
+    ("GET", "/metrics"): Spec(Kind.PUBLIC, 200, at("/metrics")),
     ("GET", "/api/v1/openapi.json"): Spec(Kind.PUBLIC, 200, at("/api/v1/openapi.json")),
     ("GET", "/api/v1/schema/config"): Spec(Kind.PUBLIC, 200, at("/api/v1/schema/config")),
 }

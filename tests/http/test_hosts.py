@@ -143,7 +143,7 @@ async def test_hosts_outside_the_allowed_domains_are_a_422_listing_them(world: W
         "/api/v1/settings", json={"allowed_domains": ["Example.ORG.", "apps.example.net"]}
     )
     assert changed.status_code == 200, changed.text
-    assert changed.json() == {"allowed_domains": ["apps.example.net", "example.org"]}
+    assert changed.json()["allowed_domains"] == ["apps.example.net", "example.org"]
     ann = await member_with_environment(world, "ann", "staging")
 
     refused = await deploy(ann, "staging", config("blog", "blog.badexample.org"))
@@ -166,22 +166,22 @@ async def test_hosts_outside_the_allowed_domains_are_a_422_listing_them(world: W
         allowed = await deploy(ann, "staging", config("blog", host))
         assert allowed.status_code == 201, allowed.text
     cleared = await root.patch("/api/v1/settings", json={"allowed_domains": []})
-    assert cleared.json() == {"allowed_domains": []}
+    assert cleared.json()["allowed_domains"] == []
     anything = await deploy(ann, "staging", config("blog", "blog.badexample.org"))
     assert anything.status_code == 201, anything.text
 
 
 async def test_admins_read_and_change_the_settings(world: World):
     root = await world.as_person("root", Role.ADMIN)
-    assert (await root.get("/api/v1/settings")).json() == {"allowed_domains": []}
+    assert (await root.get("/api/v1/settings")).json()["allowed_domains"] == []
     unchanged = await root.patch("/api/v1/settings", json={})
     assert unchanged.status_code == 200
-    assert unchanged.json() == {"allowed_domains": []}
+    assert unchanged.json()["allowed_domains"] == []
     changed = await root.patch(
         "/api/v1/settings", json={"allowed_domains": ["example.org", "EXAMPLE.org."]}
     )
-    assert changed.json() == {"allowed_domains": ["example.org"]}
-    assert (await root.get("/api/v1/settings")).json() == {"allowed_domains": ["example.org"]}
+    assert changed.json()["allowed_domains"] == ["example.org"]
+    assert (await root.get("/api/v1/settings")).json()["allowed_domains"] == ["example.org"]
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ async def test_wrong_settings_are_a_422_listing_every_problem(world: World, body
     refused = await root.patch("/api/v1/settings", content=raw, headers=JSON)
     assert refused.status_code == 422, refused.text
     assert [d["path"] for d in refused.json()["error"]["details"]] == paths
-    assert (await root.get("/api/v1/settings")).json() == {"allowed_domains": ["kept.org"]}
+    assert (await root.get("/api/v1/settings")).json()["allowed_domains"] == ["kept.org"]
 
 
 async def test_members_do_not_find_the_settings(world: World):

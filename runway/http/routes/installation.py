@@ -1,4 +1,6 @@
-"""The installation's settings, for admins: the domains Ingress hosts may be under."""
+"""The installation's settings, for admins: the domains Ingress hosts may be under, and the
+settings of runway.http.installation (public URL, apps domain, ingress class, TLS, default
+quota, trusted proxies)."""
 
 from __future__ import annotations
 
@@ -9,32 +11,56 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runway.config.fields import HOST_MAX
+from runway.http import installation
 from runway.http.context import context
 from runway.http.requests import Fields, admin, json_body, storable
+from runway.http.settings import Settings
 from runway.store import InvalidHost, normalise_host
 from runway.store.hosts import MAX_ALLOWED_DOMAINS
+from runway.store.settings import NAMES
 
 
-def settings_view(allowed_domains: list[str]) -> dict[str, Any]:
-    return {"allowed_domains": allowed_domains}
+async def _view(request: Request) -> dict[str, Any]:
+    ctx = context(request)
+    stored = await ctx.store.settings.read()
+    installation.apply(ctx, _start(request), stored)
+    return installation.view(ctx.settings, stored, await ctx.store.hosts.allowed_domains())
+
+
+def _start(request: Request) -> Settings:
+    """The settings the app was made with, before any stored one."""
+    start = request.app.state.start_settings
+    assert isinstance(start, Settings)
+    return start
 
 
 async def get_settings(request: Request) -> Response:
     await admin(request)
-    return JSONResponse(settings_view(await context(request).store.hosts.allowed_domains()))
+    return JSONResponse(await _view(request))
 
 
 async def update_settings(request: Request) -> Response:
-    """Change what is given: `allowed_domains` replaces the list (`[]`: any host). Hosts already
-    claimed stay claimed; new claims must be under the new domains."""
+    """Change what is given, all or nothing (422 listing every problem): `allowed_domains`
+    replaces the list (`[]`: any host; hosts already claimed stay claimed, new claims must be
+    under the new domains); the others as runway.http.installation says, applied at once
+    here and within seconds on every other instance."""
     await admin(request)
-    hosts = context(request).store.hosts
-    fields = Fields(await json_body(request), ("allowed_domains",))
+    ctx = context(request)
+    fields = Fields(await json_body(request), ("allowed_domains", *NAMES))
     domains = _domains(fields)
+    given = {name: fields.body[name] for name in NAMES if name in fields.body}
+    if given.get("public_url", "") is None:
+        fields.problem("public_url", "cannot be null: runway needs the URL people reach it at")
+        del given["public_url"]
+    values, problems = installation.check(given)
+    for path, message in problems:
+        fields.problem(path, message)
     fields.done()
-    if domains is None:
-        return JSONResponse(settings_view(await hosts.allowed_domains()))
-    return JSONResponse(settings_view(await hosts.set_allowed_domains(domains)))
+    if values:
+        await ctx.store.settings.write(values)
+    if domains is not None:
+        await ctx.store.hosts.set_allowed_domains(domains)
+    return JSONResponse(await _view(request))
 
 
 def _domains(fields: Fields) -> list[str] | None:

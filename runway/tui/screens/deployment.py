@@ -1,5 +1,6 @@
 """One deployment, live: its steps (state, dependencies, time, critical path), its progress,
-why it failed, its event log, and every question in one form; start and cancel it.
+why it failed, its event log, and every question in one form; start, cancel and roll it back
+(after its dry run, by typing the environment's name).
 
 The screen reads the deployment once, then follows its event stream from the last event it
 saw; when the server goes away it says so, and resumes the stream (`Last-Event-ID`) when the
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -31,10 +33,11 @@ from textual.widgets import (
 )
 
 from runway.client import ClientError, Event
+from runway.client.dry_run import describe as describe_dry_run
 from runway.tui import text
 from runway.tui.live import REFETCH, apply_event, describe
 from runway.tui.widgets.banner import ConnectionBanner
-from runway.tui.widgets.dialogs import Confirm
+from runway.tui.widgets.dialogs import Confirm, TypeToConfirm
 from runway.tui.widgets.questions import QuestionsForm
 from runway.tui.widgets.steps import CRITICAL, StepsTable
 
@@ -57,6 +60,7 @@ class DeploymentScreen(Screen[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("ctrl+s", "send", "Send answers"),
         Binding("l", "logs", "Logs"),
+        Binding("b", "rollback", "Roll back"),
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
@@ -168,6 +172,8 @@ class DeploymentScreen(Screen[None]):
             return status == "created"
         if action == "cancel":
             return status in ("created", "running", "waiting_for_input")
+        if action == "rollback":  # the server says why when it cannot (no earlier success)
+            return status in ("failed", "succeeded")
         if action == "send":
             return status not in text.FINAL_DEPLOYMENT and bool(
                 (self.deployment or {}).get("questions")
@@ -256,6 +262,34 @@ class DeploymentScreen(Screen[None]):
         self.query_one("#tabs", TabbedContent).active = "steps-tab"
         self._follow()
 
+    @work(group="change", description="the rollback's dry run")
+    async def action_rollback(self) -> None:
+        """The dry run (what changes, what data is lost since when), then the rollback once
+        the environment's name is typed; refusals say why."""
+        try:
+            dry = await self.dashboard.api(lambda c: c.rollback(self.deployment_id))
+        except ClientError as error:
+            self.notify(error.message or error.code, severity="error")
+            return
+        env = str(dry["environment"])
+        said = "\n".join(escape(line) for line in describe_dry_run(dry)[:-2])
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._roll_back(env)
+
+        self.app.push_screen(TypeToConfirm(said, env, "Roll back"), confirmed)
+
+    @work(group="change", description="roll back")
+    async def _roll_back(self, env: str) -> None:
+        try:
+            made = await self.dashboard.api(lambda c: c.rollback(self.deployment_id, env))
+        except ClientError as error:
+            self.notify(error.message or error.code, severity="error")
+            return
+        self.notify(f"rollback: deployment #{made.get('number')}")
+        self.app.push_screen(DeploymentScreen(int(made["id"])))
+
     def action_send(self) -> None:
         self.query_one("#questions", QuestionsForm).send()
 
@@ -292,3 +326,6 @@ class DeploymentScreen(Screen[None]):
         yield SystemCommand("Start deployment", "Start this deployment", self.action_start)
         yield SystemCommand("Cancel deployment", "Cancel this deployment", self.action_cancel)
         yield SystemCommand("Step logs", "Logs of the highlighted step", self.action_logs)
+        yield SystemCommand(
+            "Roll back", "What rolling this deployment back does; then do it", self.action_rollback
+        )

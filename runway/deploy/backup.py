@@ -1,0 +1,293 @@
+"""Backing up one volume and putting it back (DESIGN.md, Kubernetes: Restore).
+
+A VolumeSnapshot where the volume's CSI driver has a VolumeSnapshotClass; otherwise a copy Job
+into a backup PVC, with the volume's workload scaled to zero for the copy and back after. A
+VolumeSnapshot fills only a new PVC, so restoring from one deletes the claim (its pods gone
+first) and recreates it under the same name with the snapshot as `dataSource`; restoring from a
+copy copies the backup PVC back over the claim. Every object has the name it is given, fixed in
+advance by the caller, and is made only once: a resumed backup or restore picks up where the
+last one stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runway.deploy.apply import APP_LABEL, retrying
+from runway.deploy.connection import Cluster
+from runway.deploy.errors import DeployError, NotFound
+from runway.deploy.volume_ops import (
+    RESTORE_MANAGER,
+    BackupFailed,
+    claims_path,
+    create_once,
+    delete,
+    deployment_path,
+    labels,
+    pods_gone,
+    read,
+    run_copy,
+    scale_back,
+    scale_to_zero,
+    snapshots_path,
+    until,
+)
+
+SNAPSHOT = "snapshot"
+COPY = "copy"
+SNAPSHOT_CLASSES = "/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses"
+DEFAULT_SNAPSHOT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What backing up one claim made."""
+
+    method: str
+    name: str
+    size: str
+    storage_class: str | None
+    snapshot_class: str | None = None
+    replicas: int | None = None
+
+
+async def claim_of(cluster: Cluster, namespace: str, claim: str) -> dict[str, Any] | None:
+    return await read(cluster, claims_path(namespace, claim))
+
+
+async def snapshot_class_for(cluster: Cluster, claim: dict[str, Any]) -> str | None:
+    """The VolumeSnapshotClass for the driver of the claim's volume (the default one among
+    several), or None: the cluster has no snapshots for it (or none at all)."""
+    driver = await _driver(cluster, claim)
+    if driver is None:
+        return None
+    try:
+        found = await retrying(lambda: cluster.request("GET", SNAPSHOT_CLASSES))
+    except NotFound:
+        return None  # no snapshot API in this cluster
+    matching = [c for c in found.get("items") or [] if c.get("driver") == driver]
+    matching.sort(
+        key=lambda c: (c["metadata"].get("annotations") or {}).get(DEFAULT_SNAPSHOT_CLASS) != "true"
+    )
+    return str(matching[0]["metadata"]["name"]) if matching else None
+
+
+async def _driver(cluster: Cluster, claim: dict[str, Any]) -> str | None:
+    spec = claim.get("spec") or {}
+    volume = spec.get("volumeName")
+    if volume:
+        found = await read(cluster, f"/api/v1/persistentvolumes/{volume}")
+        csi = ((found or {}).get("spec") or {}).get("csi") or {}
+        if csi.get("driver"):
+            return str(csi["driver"])
+    class_name = spec.get("storageClassName")
+    if class_name:
+        found = await read(cluster, f"/apis/storage.k8s.io/v1/storageclasses/{class_name}")
+        if found is not None and found.get("provisioner"):
+            return str(found["provisioner"])
+    return None
+
+
+def _size(claim: dict[str, Any]) -> str:
+    spec = claim.get("spec") or {}
+    return str(((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi"))
+
+
+async def back_up(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    claim: dict[str, Any],
+    *,
+    name: str,
+    workload: str,
+    timeout: float,
+) -> Taken:
+    """Back up the claim as `name` (a snapshot, or a backup PVC filled by the copy Job
+    `name`-copy with the Deployment `workload` scaled to zero meanwhile)."""
+    claim_name = str(claim["metadata"]["name"])
+    storage_class = (claim.get("spec") or {}).get("storageClassName")
+    snapshot_class = await snapshot_class_for(cluster, claim)
+    if snapshot_class is not None:
+        await _snapshot(cluster, namespace, app, claim_name, name, snapshot_class, timeout)
+        return Taken(SNAPSHOT, name, _size(claim), storage_class, snapshot_class)
+    # The backup volume first: where the storage quota refuses it, nothing was touched.
+    backup = _claim(namespace, name, app, claim, labels(app), None)
+    await create_once(cluster, claims_path(namespace), backup)
+    replicas = await scale_to_zero(cluster, namespace, workload)
+    try:
+        selector = f"app.kubernetes.io/instance={app}"
+        await pods_gone(cluster, namespace, selector + _of_workload(workload, app), timeout=timeout)
+        await run_copy(
+            cluster,
+            namespace,
+            f"{name}-copy",
+            app,
+            claim_name,
+            name,
+            wipe=True,
+            timeout=timeout,
+        )
+    finally:
+        await scale_back(cluster, namespace, workload, replicas)
+    return Taken(COPY, name, _size(claim), storage_class, None, replicas)
+
+
+def _of_workload(workload: str, app: str) -> str:
+    """The rest of the selector of one service's pods (`<app>-<service>` names its workload)."""
+    service = workload[len(app) + 1 :]
+    return f",app.kubernetes.io/name={service}"
+
+
+async def _snapshot(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    claim: str,
+    name: str,
+    snapshot_class: str,
+    timeout: float,
+) -> None:
+    manifest = {
+        "apiVersion": "snapshot.storage.k8s.io/v1",
+        "kind": "VolumeSnapshot",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(app)},
+        "spec": {
+            "volumeSnapshotClassName": snapshot_class,
+            "source": {"persistentVolumeClaimName": claim},
+        },
+    }
+    await create_once(cluster, snapshots_path(namespace), manifest)
+
+    def ready(found: dict[str, Any] | None) -> str | None:
+        if found is None:
+            raise BackupFailed(f"the VolumeSnapshot {name} of {claim} was deleted")
+        status = found.get("status") or {}
+        if (status.get("error") or {}).get("message"):
+            raise BackupFailed(f"snapshotting {claim} failed: {status['error']['message']}")
+        return None if status.get("readyToUse") else "not ready to use yet"
+
+    await until(
+        cluster,
+        snapshots_path(namespace, name),
+        ready,
+        timeout=timeout,
+        what=f"the VolumeSnapshot {name} of {claim}",
+    )
+
+
+def _claim(
+    namespace: str,
+    name: str,
+    app: str,
+    like: dict[str, Any],
+    claim_labels: dict[str, str],
+    source: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A PVC named `name` of the same class, size and access as `like`."""
+    spec = like.get("spec") or {}
+    new: dict[str, Any] = {
+        "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": _size(like)}},
+    }
+    if spec.get("storageClassName"):
+        new["storageClassName"] = spec["storageClassName"]
+    if source is not None:
+        new["dataSource"] = source
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace, "labels": claim_labels},
+        "spec": new,
+    }
+
+
+async def backup_exists(cluster: Cluster, namespace: str, method: str, name: str) -> bool:
+    """Whether the backup is still in the cluster (and usable: a snapshot ready to use)."""
+    if method == SNAPSHOT:
+        found = await read(cluster, snapshots_path(namespace, name))
+        return found is not None and bool((found.get("status") or {}).get("readyToUse"))
+    return await read(cluster, claims_path(namespace, name)) is not None
+
+
+async def delete_backup(cluster: Cluster, namespace: str, method: str, name: str) -> None:
+    path = snapshots_path(namespace, name) if method == SNAPSHOT else claims_path(namespace, name)
+    await delete(cluster, path)
+
+
+async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float) -> None:
+    """Scale every Deployment of the app to zero and wait for its pods to go (the next apply
+    of the app's services gives them their replicas back)."""
+    found = await retrying(
+        lambda: cluster.request(
+            "GET",
+            f"/apis/apps/v1/namespaces/{namespace}/deployments",
+            query=[("labelSelector", f"{APP_LABEL}={app}")],
+        )
+    )
+    for workload in found.get("items") or []:
+        path = deployment_path(namespace, str(workload["metadata"]["name"]))
+
+        async def scale(path: str = path) -> dict[str, Any]:
+            return await cluster.request(
+                "PATCH",
+                path,
+                body={"spec": {"replicas": 0}},
+                content_type="application/merge-patch+json",
+            )
+
+        await retrying(scale)
+    await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
+
+
+async def restore(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    *,
+    claim: str,
+    method: str,
+    name: str,
+    size: str,
+    storage_class: str | None,
+    job: str,
+    timeout: float,
+) -> None:
+    """Put the claim back as the backup `name` holds it (the app's pods are gone already).
+    From a snapshot: the claim is deleted and recreated from it (a claim found already made
+    from that snapshot is the work of an earlier, interrupted restore, and is kept); from a
+    copy: the backup is copied over it by the Job `job`."""
+    path = claims_path(namespace, claim)
+    current = await read(cluster, path)
+    if method != SNAPSHOT:
+        if current is None:
+            raise BackupFailed(f"the volume {claim} is gone: nothing to copy its backup into")
+        await run_copy(cluster, namespace, job, app, name, claim, wipe=True, timeout=timeout)
+        return
+    source = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": name}
+    if (
+        current is not None
+        and (current.get("spec") or {}).get("dataSource") == source
+        and not current["metadata"].get("deletionTimestamp")
+    ):
+        return  # made from the snapshot by an earlier, interrupted restore
+    like = current or {"spec": {"storageClassName": storage_class}}
+    if current is not None:
+        await delete(cluster, path)
+
+        def gone(found: dict[str, Any] | None) -> str | None:
+            return None if found is None else "the old volume is still being deleted"
+
+        await until(cluster, path, gone, timeout=timeout, what=f"deleting the volume {claim}")
+    claim_labels = dict(((current or {}).get("metadata") or {}).get("labels") or {})
+    claim_labels = claim_labels or {APP_LABEL: app, "app.kubernetes.io/managed-by": "runway"}
+    manifest = _claim(namespace, claim, app, like, claim_labels, source)
+    manifest["spec"]["resources"] = {"requests": {"storage": size}}
+    try:
+        await create_once(cluster, claims_path(namespace), manifest, manager=RESTORE_MANAGER)
+    except DeployError as error:
+        raise BackupFailed(
+            f"the volume {claim} was deleted but could not be made again from the snapshot "
+            f"{name}: {error}"
+        ) from error

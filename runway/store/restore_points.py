@@ -1,0 +1,187 @@
+"""Restore points (DESIGN.md): the backups of an app's volumes taken when a deployment starts,
+stored with that deployment, and how many of them each environment keeps.
+
+A restore point is written once its backups are all taken; a resumed start that finds it
+stored takes nothing again. Pruning marks a restore point `pruned_at` once its backups were
+deleted from the cluster (the row stays, so a rollback can say which moment is gone).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from runway.store.database import Db, Row
+from runway.store.tables import deployments, restore_point_settings, restore_points
+from runway.store.types import utc
+
+KEPT = 3
+"""Restore points of each app an environment keeps unless it says otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeBackup:
+    """One volume's backup: a VolumeSnapshot, or a copy in a backup PVC."""
+
+    service: str
+    volume: str
+    claim: str
+    """The app's PVC that was backed up (and is restored under the same name)."""
+    method: str
+    """`snapshot` or `copy`."""
+    name: str
+    """The VolumeSnapshot's or the backup PVC's name."""
+    size: str
+    """The claim's requested size (a Kubernetes quantity)."""
+    storage_class: str | None = None
+    snapshot_class: str | None = None
+    replicas: int | None = None
+    """For a copy: the workload's replicas before it was scaled to zero for the copy."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "volume": self.volume,
+            "claim": self.claim,
+            "method": self.method,
+            "name": self.name,
+            "size": self.size,
+            "storage_class": self.storage_class,
+            "snapshot_class": self.snapshot_class,
+            "replicas": self.replicas,
+        }
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> VolumeBackup:
+        return cls(
+            service=str(data["service"]),
+            volume=str(data["volume"]),
+            claim=str(data["claim"]),
+            method=str(data["method"]),
+            name=str(data["name"]),
+            size=str(data["size"]),
+            storage_class=data.get("storage_class"),
+            snapshot_class=data.get("snapshot_class"),
+            replicas=data.get("replicas"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePoint:
+    """The backups taken when deployment `number` of `app` started."""
+
+    deployment_id: int
+    environment_id: int
+    app: str
+    number: int
+    taken_at: datetime
+    volumes: tuple[VolumeBackup, ...]
+    pruned_at: datetime | None = None
+
+
+def _point(row: Row) -> RestorePoint:
+    return RestorePoint(
+        deployment_id=int(row["deployment_id"]),
+        environment_id=int(row["environment_id"]),
+        app=str(row["app"]),
+        number=int(row["number"]),
+        taken_at=row["taken_at"],
+        volumes=tuple(VolumeBackup.of(item) for item in row["volumes"]),
+        pruned_at=row["pruned_at"],
+    )
+
+
+class RestorePoints:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        deployment_id: int,
+        environment_id: int,
+        app: str,
+        number: int,
+        volumes: builtins.list[VolumeBackup],
+        now: datetime,
+    ) -> RestorePoint:
+        """Store the deployment's restore point (once: a second call keeps the first)."""
+        async with self._db.write():
+            found = await self.of_deployment(deployment_id)
+            if found is not None:
+                return found
+            await self._db.execute(
+                sa.insert(restore_points).values(
+                    deployment_id=deployment_id,
+                    environment_id=environment_id,
+                    app=app,
+                    number=number,
+                    taken_at=utc(now),
+                    volumes=[volume.as_dict() for volume in volumes],
+                )
+            )
+        return RestorePoint(
+            deployment_id, environment_id, app, number, utc(now), tuple(volumes), None
+        )
+
+    async def of_deployment(self, deployment_id: int) -> RestorePoint | None:
+        row = await self._db.fetch_one(
+            sa.select(restore_points).where(restore_points.c.deployment_id == deployment_id)
+        )
+        return None if row is None else _point(row)
+
+    async def of_app(self, environment_id: int, app: str) -> builtins.list[RestorePoint]:
+        """The app's restore points in the environment, oldest first (pruned ones too)."""
+        rows = await self._db.fetch_all(
+            sa.select(restore_points)
+            .where(restore_points.c.environment_id == environment_id, restore_points.c.app == app)
+            .order_by(restore_points.c.number)
+        )
+        return [_point(row) for row in rows]
+
+    async def mark_pruned(self, deployment_id: int, now: datetime) -> None:
+        async with self._db.write():
+            await self._db.execute(
+                sa.update(restore_points)
+                .where(restore_points.c.deployment_id == deployment_id)
+                .values(pruned_at=utc(now))
+            )
+
+    async def previous_started(self, environment_id: int, app: str, before: int) -> int | None:
+        """The id of the app's newest deployment numbered below `before` that was started: the
+        one whose workloads the cluster has (whatever became of it)."""
+        row = await self._db.fetch_one(
+            sa.select(deployments.c.id)
+            .where(
+                deployments.c.environment_id == environment_id,
+                deployments.c.app == app,
+                deployments.c.number < before,
+                deployments.c.started_at.is_not(None),
+            )
+            .order_by(deployments.c.number.desc())
+            .limit(1)
+        )
+        return None if row is None else int(row["id"])
+
+    async def kept(self, environment_id: int) -> int:
+        """How many restore points of each app the environment keeps."""
+        row = await self._db.fetch_one(
+            sa.select(restore_point_settings.c.kept).where(
+                restore_point_settings.c.environment_id == environment_id
+            )
+        )
+        return KEPT if row is None else int(row["kept"])
+
+    async def set_kept(self, environment_id: int, kept: int) -> None:
+        async with self._db.write():
+            await self._db.execute(
+                sa.delete(restore_point_settings).where(
+                    restore_point_settings.c.environment_id == environment_id
+                )
+            )
+            await self._db.execute(
+                sa.insert(restore_point_settings).values(environment_id=environment_id, kept=kept)
+            )
