@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.local_http import answers_ready
+
 RUNWAY = str(Path(sys.executable).with_name("runway"))
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a much longer new passphrase"
@@ -67,14 +69,11 @@ def serving(data_dir: Path, log: Path, *flags: str) -> Iterator[Server]:
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 40  # a bound for a loaded machine, not a timing check
         while True:
             assert process.poll() is None, server.output()
-            try:
-                if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            if answers_ready(server.url):
+                break
             assert time.monotonic() < deadline, f"not ready in time:\n{server.output()}"
             time.sleep(0.05)
         yield server

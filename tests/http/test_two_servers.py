@@ -30,6 +30,7 @@ from runway.http import Settings, create_app
 from runway.store import Store
 from runway.store.records import Role
 from tests.http.worlds import PASSWORD, PUBLIC_URL
+from tests.local_http import answers_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -213,11 +214,8 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if answers_ready(url):
+            return
         time.sleep(0.05)
     raise AssertionError(f"{url} not ready in time:\n{log.read_text()}")
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from runway.tui import Dashboard, make_dashboard
+from tests.local_http import answers_ready
 from tests.test_serve import PASSWORD, RUNWAY, _free_port, no_traceback
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -66,10 +67,7 @@ class Server:
 
     def _ready(self) -> bool:
         assert self.process is not None and self.process.poll() is None, self.output()
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ready(self.url)
 
     def stop(self, kill: bool = False) -> None:
         """SIGTERM (SIGKILL with `kill`: the server vanishes as in a crash or a lost machine)."""
