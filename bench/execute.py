@@ -2,7 +2,8 @@
 runway's CPU per step, and how late its events reach a Server-Sent Events client.
 
     python bench/execute.py [--layers 20] [--width 50] [--fanin 3] [--delay 1] [--limit 100]
-    python bench/execute.py --profile        # also where runway's CPU goes (cProfile)
+    python bench/execute.py --profile        # also where runway's CPU goes (cProfile of CPU
+                                             # time, saved beside the run's database)
 
 What runs: examples/wide.py's configuration (LAYERS layers of WIDTH services, each depending on
 FANIN of the layer before: 1,000 steps, a critical path of 20) is sent over HTTP to runway's API
@@ -256,7 +257,7 @@ async def main(args: argparse.Namespace) -> int:
     directory = Path(tempfile.mkdtemp(prefix="runway-bench-execute-"))
     configuration = wide(args.layers, args.width, args.fanin)
     limit = args.limit or 2 * args.width
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     with simulator(directory, args.delay) as sim:
         async with await connect(str(sim.kubeconfig)) as cluster:
             for _ in range(50):  # warm the connection pool
@@ -317,6 +318,8 @@ async def main(args: argparse.Namespace) -> int:
         stats.sort_stats("cumulative").print_stats(40)
         stats.sort_stats("tottime").print_stats(30)
         print(text.getvalue())
+        profiler.dump_stats(directory / "runway.prof")
+        print(f"the whole profile: {directory / 'runway.prof'} (python -m pstats)")
     return 1 if missed else 0
 
 

@@ -47,6 +47,8 @@ class Informer:
     objects: Snapshot | None = None
     """By name; None until the first list answered. Shared: never change them."""
     _by_label: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    _labels_of: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    """Each object's labels as pairs, read once when it came."""
     error: TemporaryError | None = None
     """The last temporary error (the watch retries), cleared by the next change."""
     failure: Exception | None = None
@@ -55,6 +57,9 @@ class Informer:
     _valid: dict[asyncio.Event, Callable[[], bool]] = field(default_factory=dict)
     _by_name: dict[str, set[asyncio.Event]] = field(default_factory=dict)
     _by_labels: dict[frozenset[tuple[str, str]], set[asyncio.Event]] = field(default_factory=dict)
+    _selectors: dict[tuple[str, str], set[frozenset[tuple[str, str]]]] = field(default_factory=dict)
+    """The selectors of `_by_labels`, each filed under one of its pairs (the one fewest others
+    were filed under): a change looks only at those filed under the labels it has."""
     _anything: set[asyncio.Event] = field(default_factory=set)
     count: int = 0
     task: asyncio.Task[None] | None = None
@@ -79,7 +84,27 @@ class Informer:
         elif interest.name is not None:
             self._by_name.setdefault(interest.name, set()).add(changed)
         else:
-            self._by_labels.setdefault(interest.labels, set()).add(changed)
+            readers = self._by_labels.get(interest.labels)
+            if readers is None:
+                readers = self._by_labels[interest.labels] = set()
+                self._file(interest.labels)
+            readers.add(changed)
+
+    def _file(self, selector: frozenset[tuple[str, str]]) -> None:
+        if not selector:
+            self._selectors.setdefault(_EVERY, set()).add(selector)
+            return
+        pair = min(sorted(selector), key=lambda p: len(self._selectors.get(p, ())))
+        self._selectors.setdefault(pair, set()).add(selector)
+
+    def _unfile(self, selector: frozenset[tuple[str, str]]) -> None:
+        for pair in (*selector, _EVERY):
+            filed = self._selectors.get(pair)
+            if filed is not None and selector in filed:
+                filed.discard(selector)
+                if not filed:
+                    del self._selectors[pair]
+                return
 
     def remove_reader(self, changed: asyncio.Event) -> None:
         interest = self.readers.pop(changed, None)
@@ -91,11 +116,14 @@ class Informer:
             _discard(self._by_name, interest.name, changed)
         else:
             _discard(self._by_labels, interest.labels, changed)
+            if interest.labels not in self._by_labels:
+                self._unfile(interest.labels)
 
     def wake(self, *changed: dict[str, Any] | None) -> None:
         """Wake the readers interested in any of the `changed` objects (all of them when none
         is given: a list, an error). Readers are found by name, and by the set of labels they
-        want (a subset test per distinct selector), not by asking each one."""
+        want (a subset test per selector filed under one of the object's labels), not by
+        asking each one."""
         if not changed:
             for event in self.readers:
                 event.set()
@@ -106,10 +134,13 @@ class Informer:
                 continue
             meta = obj.get("metadata") or {}
             woken.update(self._by_name.get(str(meta.get("name") or ""), ()))
-            have = frozenset(_labels(obj).items())
-            for wanted, events in self._by_labels.items():
-                if wanted <= have:
-                    woken.update(events)
+            if not self._by_labels:
+                continue
+            have = _pairs(obj)
+            for pair in (*have, _EVERY):
+                for wanted in self._selectors.get(pair, ()):
+                    if wanted <= have:
+                        woken.update(self._by_labels[wanted])
         for event in woken:
             event.set()
 
@@ -133,34 +164,45 @@ class Informer:
         if isinstance(change, Listed):
             self.objects = {}
             self._by_label = {}
+            self._labels_of = {}
             for name, obj in change.objects.items():
                 self._put(name, obj)
             return None
         if self.objects is None:
             self.objects = {}
-        old = self._forget(change.name)
-        if change.type != "DELETED":
-            self._put(change.name, change.object)
+        name = change.name
+        old = self.objects.get(name)
+        had = self._labels_of.get(name, frozenset())
+        if change.type == "DELETED":
+            self._forget(name)
+            return old
+        obj = change.object
+        self.objects[name] = obj
+        have = _pairs(obj)
+        if have != had:  # most changes (a status) keep the labels: the index stays as it is
+            self._forget(name)
+            self._put(name, obj, have)
         return old
 
-    def _put(self, name: str, obj: dict[str, Any]) -> None:
+    def _put(
+        self, name: str, obj: dict[str, Any], pairs: frozenset[tuple[str, str]] | None = None
+    ) -> None:
         assert self.objects is not None
         self.objects[name] = obj
-        for pair in _labels(obj).items():
+        pairs = _pairs(obj) if pairs is None else pairs
+        self._labels_of[name] = pairs
+        for pair in pairs:
             self._by_label.setdefault(pair, set()).add(name)
 
-    def _forget(self, name: str) -> dict[str, Any] | None:
+    def _forget(self, name: str) -> None:
         assert self.objects is not None
-        old = self.objects.pop(name, None)
-        if old is None:
-            return None
-        for pair in _labels(old).items():
+        self.objects.pop(name, None)
+        for pair in self._labels_of.pop(name, ()):
             names = self._by_label.get(pair)
             if names is not None:
                 names.discard(name)
                 if not names:
                     del self._by_label[pair]
-        return old
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +236,13 @@ def _discard(index: dict[K, set[asyncio.Event]], key: K, event: asyncio.Event) -
             del index[key]
 
 
-def _labels(obj: dict[str, Any]) -> dict[str, str]:
+_EVERY = ("", "")
+"""Where the selector of no labels is filed (it matches every object)."""
+
+
+def _pairs(obj: dict[str, Any]) -> frozenset[tuple[str, str]]:
     found = (obj.get("metadata") or {}).get("labels") or {}
-    return {str(key): str(value) for key, value in found.items()}
+    return frozenset((str(key), str(value)) for key, value in found.items())
 
 
 class Informers:

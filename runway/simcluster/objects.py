@@ -75,6 +75,10 @@ class WriteOptions:
     manager_given: bool = False
     dry_run: bool = False
     force: bool = False
+    trusted: bool = False
+    """A body the simulator's own controllers made from objects it decoded already (a status,
+    a ReplicaSet's pod): not decoded again (no unknown-field walk, no type check), which was
+    half the CPU of such a write. Never set for a client's request."""
 
 
 @dataclass
@@ -114,7 +118,7 @@ class Objects:
         self, rt: ResourceType, namespace: str, body: Decoded, opts: WriteOptions
     ) -> Written:
         obj = object_body(rt, body.value)
-        warnings = self.decoder.decode(rt, obj, body.duplicates, opts.validation)
+        warnings = self._decode(rt, obj, body, opts)
         place(rt, obj, namespace, None)
         return self._create(rt, obj, opts, warnings, applied=False)
 
@@ -128,7 +132,7 @@ class Objects:
         opts: WriteOptions,
     ) -> Written:
         obj = object_body(rt, body.value)
-        warnings = self.decoder.decode(rt, obj, body.duplicates, opts.validation)
+        warnings = self._decode(rt, obj, body, opts)
         place(rt, obj, namespace, name)
         live = self.store.get(rt.key, namespace, name)
         if live is None:
@@ -243,6 +247,14 @@ class Objects:
         if live is None:
             return self._create(rt, result, opts, [], applied=True)
         return self._update(rt, live, result, subresource, opts, [], applied=True)
+
+    def _decode(
+        self, rt: ResourceType, obj: Object, body: Decoded, opts: WriteOptions
+    ) -> list[str]:
+        if opts.trusted:
+            self.decoder.finish(rt, obj, typecheck=False)
+            return []
+        return self.decoder.decode(rt, obj, body.duplicates, opts.validation)
 
     # -- the steps -----------------------------------------------------------------------------
 

@@ -110,6 +110,16 @@ class Subscription(Generic[T]):
             await self._wait(timeout)
         return self._pending.popleft()
 
+    def ready(self) -> list[T | None]:
+        """The items queued now (None last, once closed), taken without waiting."""
+        items = list(self._pending)
+        self._pending.clear()
+        if None in items:  # closed: nothing after it counts, and later reads see it again
+            items = items[: items.index(None)]
+            self._pending.append(None)
+            items.append(None)
+        return items
+
     async def _wait(self, timeout: float | None) -> None:
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()

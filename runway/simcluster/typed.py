@@ -342,6 +342,8 @@ def _compare(
     # `counted`: whether this node appearing or going is a change of its own (see the module notes).
     if old is new:  # the same value (or both missing): nothing below it changed
         return
+    if old == new and same(old, new):  # equal (C's == first, then true told from 1): neither
+        return  # side lacks anything below, so nothing changed there either
     old = _MISSING if old is None else old
     new = _MISSING if new is None else new
     if old is _MISSING and new is _MISSING:

@@ -72,7 +72,15 @@ class Watch:
                     continue
                 if event is None:
                     return
-                yield _line(*event)
+                # What else is queued already goes out in the same chunk: a burst of changes
+                # (fifty pods made at once) is one write to the socket, not one per event.
+                lines = [_line(*event)]
+                for more in self.subscription.ready():
+                    if more is None:
+                        yield b"".join(lines)
+                        return
+                    lines.append(_line(*more))
+                yield b"".join(lines)
         finally:
             self.store.unsubscribe(self.subscription)
 

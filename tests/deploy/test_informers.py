@@ -81,3 +81,29 @@ def test_a_change_wakes_exactly_the_readers_interested_in_it():
     assert not other.is_set()
     informer.wake()  # a list: everyone
     assert all(e.is_set() for e in (by_name, by_labels, anything))
+
+
+@given(
+    st.lists(st.tuples(LABELS, st.booleans()), max_size=12),
+    st.lists(LABELS, min_size=1, max_size=4),
+)
+def test_a_change_wakes_the_readers_whose_labels_it_has_as_a_scan_would(
+    readers: list[tuple[dict[str, str], bool]], objects: list[dict[str, str]]
+):
+    """Selectors sharing labels (every one of a deployment's has its app's), readers leaving
+    (`True`: removed again): each change wakes exactly the readers a test of every one would."""
+    informer = Informer("/api/v1/namespaces/n/pods")
+    kept: list[tuple[asyncio.Event, dict[str, str]]] = []
+    for wanted, leaves in readers:
+        event = asyncio.Event()
+        informer.add_reader(event, labelled(wanted))
+        if leaves:
+            informer.remove_reader(event)
+        else:
+            kept.append((event, wanted))
+    for labels in objects:
+        for event, _ in kept:
+            event.clear()
+        informer.wake(obj("x", labels))
+        woken = [event.is_set() for event, _ in kept]
+        assert woken == [wanted.items() <= labels.items() for _, wanted in kept]

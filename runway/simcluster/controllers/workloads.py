@@ -281,7 +281,7 @@ class Workload(Controller):
         return write_status(self.cluster, self.rt, obj, status, MANAGER)
 
     def create(self, rt: ResourceType, namespace: str, body: Object) -> Object:
-        opts = WriteOptions(manager=MANAGER)
+        opts = WriteOptions(manager=MANAGER, trusted=True)  # made from decoded objects
         return self.cluster.objects.create(rt, namespace, Decoded(body), opts).obj
 
     def replace(self, rt: ResourceType, obj: Object) -> Object | None:
@@ -354,7 +354,7 @@ def write_status(
             meta["name"],
             Decoded(body),
             "status",
-            WriteOptions(manager=manager),
+            WriteOptions(manager=manager, trusted=True),  # the controller's own status
         )
     except ApiError as error:
         log.info(
