@@ -56,6 +56,25 @@ def parse_quantity(text: str) -> Fraction | None:
     return value
 
 
+QUOTA_KEYS = (
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+    "requests.storage",
+    "persistentvolumeclaims",
+    "pods",
+)
+"""The resources a user's quota and the installation's default quota may name."""
+
+
+def is_amount(text: object) -> bool:
+    """Whether `text` is a quantity a quota can hold: a string, zero or more (`"0"` pods
+    freezes; Kubernetes refuses a negative one)."""
+    value = parse_quantity(text) if isinstance(text, str) else None
+    return value is not None and value >= 0
+
+
 def parse_duration(text: str) -> int | None:
     """Seconds in a duration such as `90s`, `10m`, `1h30m`, or None when it is not one."""
     match = _DURATION.fullmatch(text) if len(text) <= _LONGEST else None

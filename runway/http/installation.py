@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runway.auth import parse_networks
-from runway.config.units import parse_quantity
+from runway.config.units import QUOTA_KEYS, is_amount
 from runway.deploy import RenderSettings
 from runway.deploy.render_target import CertManagerTls, ExistingTls
 from runway.http.context import Context
@@ -44,15 +44,6 @@ log = logging.getLogger("runway.http")
 
 REFRESH = 10.0
 """Seconds between two readings of the stored settings by each instance."""
-QUOTA_KEYS = (
-    "requests.cpu",
-    "requests.memory",
-    "limits.cpu",
-    "limits.memory",
-    "requests.storage",
-    "persistentvolumeclaims",
-    "pods",
-)
 MAX_PROXIES = 100
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME_MAX = 253
@@ -152,8 +143,10 @@ def _quota(value: Any) -> dict[str, str] | None:
     for key, amount in value.items():
         if key not in QUOTA_KEYS:
             wrong.problems.append((f".{key}", f"unknown resource; known: {', '.join(QUOTA_KEYS)}"))
-        elif not isinstance(amount, str) or parse_quantity(amount) is None:
-            wrong.problems.append((f".{key}", 'must be a quantity such as "4", "500m" or "8Gi"'))
+        elif not is_amount(amount):
+            wrong.problems.append(
+                (f".{key}", 'must be a quantity of zero or more such as "4", "500m" or "8Gi"')
+            )
     if wrong.problems:
         raise wrong
     return {key: str(amount) for key, amount in value.items()}

@@ -243,22 +243,6 @@ async def migrate(db: Db) -> None:
         await _migrate(db)
 
 
-async def migrating(db: Db) -> bool:
-    """Whether some session migrates the database now (holds the migration lock): Postgres
-    only, read from `pg_locks` without taking anything (SQLite migrates inside a transaction
-    that readers never see half done)."""
-    if db.backend != "postgresql":
-        return False
-    # A bigint advisory key shows as its high half in classid, its low half in objid.
-    high, low = _ADVISORY_LOCK_KEY >> 32, _ADVISORY_LOCK_KEY & 0xFFFFFFFF
-    row = await db.fetch_one(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        f" AND classid = {high} AND objid = {low} AND objsubid = 1"
-        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    return row is not None and int(row[0]) > 0
-
-
 async def current_version(db: Db) -> int:
     row = await db.fetch_one(sa.select(sa.func.max(schema_version.c.version)))
     return int(row[0]) if row is not None and row[0] is not None else 0

@@ -15,7 +15,7 @@ from runway.store.hosts import HostClaims
 from runway.store.instance_lock import InstanceLock
 from runway.store.leases import Leases
 from runway.store.listener import Listener
-from runway.store.migrations import LATEST, current_version, migrate, migrating
+from runway.store.migrations import LATEST, current_version, migrate
 from runway.store.notify import EventHub, Signals
 from runway.store.restore_points import RestorePoints
 from runway.store.secret_versions import SecretVersions
@@ -119,14 +119,13 @@ class Store:
         return await self.readiness() is None
 
     async def readiness(self) -> str | None:
-        """None when this runway can serve from the database (for `/readyz`): it answers, it is
+        """None when this runway can serve from the database (for `/readyz`): it answers and is
         migrated at least as far as this runway needs (further is fine: migrations only add,
-        so an older instance keeps serving through a rolling update), and nobody migrates it
-        right now. Otherwise why not, in a few words. Never raises."""
+        so an older instance keeps serving through a rolling update, and so does a current one
+        while a newer one migrates). Otherwise why not, in a few words. Never raises. (The
+        instance that migrates answers nothing until it is done: it migrates before serving.)"""
         try:
             async with asyncio.timeout(READY_TIMEOUT):
-                if await migrating(self._db):
-                    return "the database is being migrated"
                 version = await current_version(self._db)
         except Exception as error:
             log.warning("the database at %s is not ready: %s", self._db.url, error)

@@ -119,6 +119,7 @@ async def test_a_patch_with_problems_lists_every_one_and_changes_nothing(world: 
         {"tls": {"secret": "Not_A_Name"}},
         {"tls": "letsencrypt"},
         {"default_quota": []},
+        {"default_quota": {"pods": "-1"}},
         {"trusted_proxies": "10.0.0.0/8"},
     ):
         answer = await root.patch("/api/v1/settings", json=body)

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from runway.auth import AuthError
 from runway.auth.keys import parse_public_key
 from runway.auth.passwords import MAX_LENGTH, check_password
-from runway.config.units import parse_quantity
+from runway.config.units import QUOTA_KEYS, is_amount
 from runway.http.context import context
 from runway.http.errors import ApiError, not_found
 from runway.http.requests import (
@@ -25,16 +25,6 @@ from runway.http.requests import (
 from runway.http.views import key_view, user_view
 from runway.store import AlreadyExists
 from runway.store.records import Role, User
-
-_QUOTA_KEYS = (
-    "requests.cpu",
-    "requests.memory",
-    "limits.cpu",
-    "limits.memory",
-    "requests.storage",
-    "persistentvolumeclaims",
-    "pods",
-)
 
 
 async def list_users(request: Request) -> Response:
@@ -93,21 +83,15 @@ def _quota(fields: Fields) -> dict[str, str] | None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         fields.problem("quota", "must be an object of resource names to quantities (strings)")
         return None
-    unknown = [key for key in value if key not in _QUOTA_KEYS]
+    unknown = [key for key in value if key not in QUOTA_KEYS]
     if unknown:
-        fields.problem("quota", f"unknown resources {unknown}; known: {', '.join(_QUOTA_KEYS)}")
+        fields.problem("quota", f"unknown resources {unknown}; known: {', '.join(QUOTA_KEYS)}")
         return None
-    wrong = [key for key, amount in value.items() if not _amount(amount)]
+    wrong = [key for key, amount in value.items() if not is_amount(amount)]
     if wrong:
         fields.problem("quota", f"not quantities such as 4, 500m or 8Gi: {', '.join(wrong)}")
         return None
     return dict(value)
-
-
-def _amount(text: str) -> bool:
-    """Whether `text` is a quantity a quota can hold: zero too (no pods at all, say)."""
-    value = parse_quantity(text)
-    return value is not None and value >= 0
 
 
 async def delete_user(request: Request) -> Response:
