@@ -242,6 +242,14 @@ def server_environment(options: InstallOptions) -> list[dict[str, Any]]:
     return env
 
 
+STARTUP_PERIOD = 10
+STARTUP_FAILURES = 180
+"""runway's startup probe: /healthz is asked every STARTUP_PERIOD seconds, for up to
+STARTUP_PERIOD * STARTUP_FAILURES (30 minutes), before the liveness probe takes over. `runway
+serve` answers HTTP only once it has migrated the database (or waited for another instance
+migrating it), and an upgrade's migration of a large database can take minutes: the liveness
+probe alone would restart the pod in the middle of it, and the next start would begin again."""
+
 SETTINGS_PENDING = frozenset({"RUNWAY_STORAGE_CLASS", "RUNWAY_SNAPSHOT_CLASS"})
 """The installation settings `runway serve` has no flag for yet: set on the Deployment all the
 same (apps' volumes use the cluster's default class meanwhile; runway's own database does use
@@ -267,7 +275,8 @@ def installation_settings(options: InstallOptions) -> dict[str, str]:
 
 def deployment(options: InstallOptions) -> dict[str, Any]:
     """runway itself: `replicas` instances sharing the database, ready once it answers /readyz
-    (database reachable and migrated), restarted when /healthz stops answering."""
+    (database reachable and migrated), restarted when /healthz stops answering once it has
+    started (STARTUP_FAILURES: a long migration at start is no reason to restart it)."""
     ports = [{"name": "http", "containerPort": HTTP_PORT}]
     if options.ssh_port is not None:
         ports.append({"name": "ssh", "containerPort": SSH_CONTAINER_PORT})
@@ -281,9 +290,16 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
             "periodSeconds": 5,
             "failureThreshold": 2,
         },
+        # /healthz, not /readyz: started means answering; a database that is down then is
+        # for readiness to report, not a reason to restart the pod.
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": STARTUP_PERIOD,
+            "timeoutSeconds": 5,
+            "failureThreshold": STARTUP_FAILURES,
+        },
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},
-            "initialDelaySeconds": 10,
             "periodSeconds": 20,
             "timeoutSeconds": 5,
             "failureThreshold": 3,
@@ -322,6 +338,9 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
         "spec": {
             "replicas": options.replicas,
             "selector": {"matchLabels": SERVER_LABELS},
+            # A rollout waiting on a long migration is not stuck: no ProgressDeadlineExceeded
+            # (which runway's own wait takes for a failure) before the startup probe gives up.
+            "progressDeadlineSeconds": STARTUP_PERIOD * STARTUP_FAILURES + 120,
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},

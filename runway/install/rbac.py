@@ -63,7 +63,10 @@ TENANT_RULES: tuple[Rule, ...] = (
         (*_APPLIED, "list", "delete"),
         "a step applies a service's Service and its volumes' claims; pruning lists an app's "
         "objects by label and deletes what the deployment no longer has (a claim only when "
-        "its deletion was confirmed by typing)",
+        "its deletion was confirmed by typing). Restore points (runway.deploy.backup): a "
+        "backup by copy goes into a new claim (create, get), pruned with its restore point "
+        "(delete); a rollback from a snapshot deletes the volume's claim and makes it again "
+        "from the snapshot",
     ),
     Rule(
         "",
@@ -77,7 +80,9 @@ TENANT_RULES: tuple[Rule, ...] = (
         ("pods",),
         ("get", "list", "watch"),
         "readiness watches a workload's pods (crash loops, image pulls); logs find a "
-        "workload's pods (list) and look at one whose container has not started (get)",
+        "workload's pods (list) and look at one whose container has not started (get); a "
+        "backup by copy and a rollback wait until the pods of what they scaled to zero are "
+        "gone (list)",
     ),
     Rule("", ("pods/log",), ("get",), "container logs are read live when someone asks"),
     Rule(
@@ -92,7 +97,9 @@ TENANT_RULES: tuple[Rule, ...] = (
         ("deployments",),
         (*_APPLIED, "list", "watch", "delete"),
         "a service is a Deployment: applied, watched until ready (list, watch, and a get "
-        "when the watch lags), its selector read for logs, pruned when gone",
+        "when the watch lags), its selector read for logs, pruned when gone; scaled to zero "
+        "(patch) for a backup by copy and back after, and a rollback scales all of an app's "
+        "(found by label: list) to zero before it puts their volumes back",
     ),
     Rule(
         "apps",
@@ -105,7 +112,8 @@ TENANT_RULES: tuple[Rule, ...] = (
         ("jobs",),
         (*_APPLIED, "list", "watch", "delete"),
         "a job is a Job per deployment: applied, watched until done, pruned (with its pods) "
-        "when a later deployment succeeded",
+        "when a later deployment succeeded; a backup by copy, and a rollback from one, is "
+        "a copy Job: created, read until complete (get), then deleted",
     ),
     Rule(
         "networking.k8s.io",
@@ -124,8 +132,9 @@ TENANT_RULES: tuple[Rule, ...] = (
         "snapshot.storage.k8s.io",
         ("volumesnapshots",),
         ("get", "create", "delete"),
-        "restore points: a volume's snapshot is taken when a deployment starts (create, then "
-        "read until ready), restored into a new claim on rollback, deleted when pruned",
+        "restore points: a volume's snapshot is taken when a deployment starts and by a "
+        "rollback (create, then read until ready to use: get), read again before a rollback "
+        "counts on it (get), deleted when its restore point is pruned",
     ),
 )
 """The tenant role: what runway does inside an environment's namespace, and nothing else."""
@@ -134,7 +143,7 @@ TENANT_RULES: tuple[Rule, ...] = (
 def cluster_rules(tenant_role: str) -> tuple[Rule, ...]:
     """What runway must hold cluster-wide: namespaces (an environment's namespace does not
     exist before runway makes it), the RoleBinding that gives it the tenant role in a new
-    namespace, and reading the classes an admin picks from."""
+    namespace, and what says whether a volume's backup can be a snapshot."""
     return (
         Rule(
             "",
@@ -159,35 +168,31 @@ def cluster_rules(tenant_role: str) -> tuple[Rule, ...]:
             names=(tenant_role,),
         ),
         Rule(
-            "storage.k8s.io",
-            ("storageclasses",),
-            ("get", "list"),
-            "the storage classes an admin picks from, and a claim's class: its driver says "
-            "whether backups can be snapshots",
-        ),
-        Rule(
             "",
             ("persistentvolumes",),
             ("get",),
-            "a bound claim's volume names its CSI driver (whether backups can be snapshots)",
+            "a bound claim's volume names its CSI driver: whether its backup can be a "
+            "snapshot (runway.deploy.backup)",
+        ),
+        Rule(
+            "storage.k8s.io",
+            ("storageclasses",),
+            ("get",),
+            "the driver of a claim whose volume names none is its storage class's provisioner",
         ),
         Rule(
             "snapshot.storage.k8s.io",
             ("volumesnapshotclasses",),
-            ("get", "list"),
-            "whether a volume's driver can take snapshots (else backups copy the volume)",
-        ),
-        Rule(
-            "networking.k8s.io",
-            ("ingressclasses",),
-            ("get", "list"),
-            "the ingress classes an admin picks from",
+            ("list",),
+            "the VolumeSnapshotClasses, to find one of the volume's driver (else the backup "
+            "copies the volume)",
         ),
     )
 
 
 def grants(rules: tuple[Rule, ...]) -> set[tuple[str, str, str]]:
-    """Every (verb, group, resource) the rules allow (resourceNames aside)."""
+    """Every (verb, group, resource) the rules allow, to some object at least (a rule with
+    resourceNames allows it only on the objects it names)."""
     found: set[tuple[str, str, str]] = set()
     for rule in rules:
         found |= rule.grants()

@@ -64,7 +64,6 @@ def test_the_cluster_wide_role_holds_no_workload_or_secret_and_binds_only_the_te
         "storageclasses",
         "persistentvolumes",
         "volumesnapshotclasses",
-        "ingressclasses",
     }
     (bind,) = [rule for rule in cluster_wide if "clusterroles" in rule["resources"]]
     assert bind == {
@@ -105,6 +104,14 @@ def test_runway_runs_twice_with_probes_a_budget_and_its_public_url():
     assert spec["replicas"] == 2
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # A migration at start gets half an hour before the liveness probe may restart the pod,
+    # and the rollout is not called stuck before that either.
+    startup = container["startupProbe"]
+    assert startup["httpGet"] == {"path": "/healthz", "port": "http"}
+    window = startup["periodSeconds"] * startup["failureThreshold"]
+    assert window >= 30 * 60
+    assert "initialDelaySeconds" not in container["livenessProbe"]  # the startup probe's job
+    assert spec["progressDeadlineSeconds"] > window
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert spec["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     assert {"name": "RUNWAY_PUBLIC_URL", "value": URL} in container["env"]

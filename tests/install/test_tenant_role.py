@@ -1,29 +1,35 @@
-"""The tenant role covers exactly the calls runway makes in an environment's namespace: a
-server deploys an app to the simulated cluster (environment made, secrets answered, a volume, a
-job, an Ingress, a registry), shows logs, reveals a secret, deploys again without a service
-(pruning), while the simulator records every request; then each call is checked against the
-tenant role's rules, and each rule against the calls, both ways.
-
-Rollback (snapshots, restores, scaling to zero) is being written: when it lands, add a
-rollback to the story and take the volumesnapshots entries out of UNEXERCISED."""
+"""The tenant role covers exactly the calls runway makes in an environment's namespace, and the
+cluster-wide role exactly those it makes outside: a server deploys an app to the simulated
+cluster (environment made, secrets answered, a volume, a job, an Ingress, a registry), shows
+logs, reveals a secret, deploys a change of the database without the web service (a restore
+point of its volume, and pruning), rolls that back (a restore point again, the app scaled to
+zero, the volume put back, the web service again) and deploys the change once more with one
+restore point kept (the older backups pruned), while the simulator records every request; then
+each call is checked against the roles' rules, resourceNames included, and each rule against
+the calls, both ways. Once with snapshots, once with copies (a storage class whose driver has no
+VolumeSnapshotClass): backups make different calls."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
 from runway.auth import PasswordHasher
+from runway.deploy import RenderSettings
 from runway.deploy.connection import connect
 from runway.http import Settings, create_app
-from runway.install.rbac import TENANT_RULES, cluster_rules, grants
+from runway.install.rbac import RBAC, TENANT_RULES, Rule, cluster_rules, grants
 from runway.simcluster import SimCluster
 from runway.store import Store, sqlite_url
 from tests.http.stories import YAML, person_with_environment, wait_for
 from tests.http.worlds import PUBLIC_URL, World
+from tests.rollback.conftest import NO_SNAPSHOTS
 
 pytestmark = pytest.mark.anyio
 
@@ -53,21 +59,36 @@ services:
     ready: {tcp: 8080}
     expose: {port: 8080, host: "${{ inputs.host }}"}
 """
-SHOP_WITHOUT_WEB = SHOP[: SHOP.index("  web:")]
+SHOP_CHANGED = SHOP[: SHOP.index("  web:")].replace(
+    "env: {POSTGRES_PASSWORD", 'env: {SCHEMA: "2", POSTGRES_PASSWORD'
+)
+"""Without the web service (pruned), and the database changed (its volume backed up first)."""
+assert SHOP_CHANGED.count("SCHEMA") == 1
 
+SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
 UNEXERCISED = {
-    ("delete", "", "persistentvolumeclaims"): "pruning deletes a claim only once confirmed",
     ("delete", "", "configmaps"): "runway renders no ConfigMap: pruning only looks for them",
     ("get", "", "pods"): "logs read a pod again only while following one not started",
-    ("get", "snapshot.storage.k8s.io", "volumesnapshots"): "rollback (being written)",
-    ("create", "snapshot.storage.k8s.io", "volumesnapshots"): "rollback (being written)",
-    ("delete", "snapshot.storage.k8s.io", "volumesnapshots"): "rollback (being written)",
 }
 """Granted, and used by the code, but not by this story (each says why)."""
+UNEXERCISED_WITH_COPIES = {
+    ("get", SNAPSHOT_GROUP, "volumesnapshots"),
+    ("create", SNAPSHOT_GROUP, "volumesnapshots"),
+    ("delete", SNAPSHOT_GROUP, "volumesnapshots"),
+}
+"""The rights only backups by snapshot use (the story's other run uses them)."""
+
+UNEXERCISED_CLUSTER_WIDE = {
+    ("delete", "", "namespaces"): "runway.deploy.environments.delete_environment: this story "
+    "deletes no environment",
+    ("get", "storage.k8s.io", "storageclasses"): "a claim's class is read only when its "
+    "volume names no CSI driver (the simulator's always do)",
+}
+"""Granted cluster-wide, used by the code, not by this story (each says why)."""
 
 BOUND_CLUSTER_WIDE = {
-    ("create", "rbac.authorization.k8s.io", "rolebindings"),
-    ("patch", "rbac.authorization.k8s.io", "rolebindings"),
+    ("create", RBAC, "rolebindings"),
+    ("patch", RBAC, "rolebindings"),
 }
 """Made in the namespace through the cluster-wide role: the RoleBinding that binds the tenant
 role comes before runway holds any right there."""
@@ -77,10 +98,13 @@ _NAMESPACED = re.compile(
 )
 _CLUSTER = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)/(?P<rest>[^/].*)$")
 
+Call = tuple[str, str, str, str, str]
+"""(namespace or "", verb, group, resource, object name or "")"""
 
-def call(method: str, path: str, query: str) -> tuple[str, str, str, str] | None:
-    """(namespace or "", verb, group, resource) of one request, as the API server's RBAC
-    sees it; None for what is no resource request (/version, discovery)."""
+
+def call(method: str, path: str, query: str) -> Call | None:
+    """One request as the API server's RBAC sees it; None for what is no resource request
+    (/version, discovery)."""
     found = _NAMESPACED.match(path)
     namespace = found["ns"] if found else ""
     if not found:
@@ -89,21 +113,23 @@ def call(method: str, path: str, query: str) -> tuple[str, str, str, str] | None
             return None
     parts = found["rest"].split("/")
     resource = parts[0] + (f"/{parts[2]}" if len(parts) > 2 else "")
-    named = len(parts) > 1
+    name = parts[1] if len(parts) > 1 else ""
     watching = parse_qs(query).get("watch", ["false"])[0].lower() in ("true", "1")
     verb = {
-        "GET": "get" if named else ("watch" if watching else "list"),
+        "GET": "get" if name else ("watch" if watching else "list"),
         "POST": "create",
         "PUT": "update",
         "PATCH": "patch",
-        "DELETE": "delete" if named else "deletecollection",
+        "DELETE": "delete" if name else "deletecollection",
     }[method]
-    return namespace, verb, found["group"] or "", resource
+    return namespace, verb, found["group"] or "", resource, name
 
 
-def made(sim: SimCluster) -> set[tuple[str, str, str, str]]:
-    """Every (namespace, verb, group, resource) runway's requests needed. A server-side apply
-    that made its object (201) needed `create` as well as `patch`."""
+def made(sim: SimCluster) -> set[Call]:
+    """Every call runway's requests needed. A server-side apply that made its object (201)
+    needed `create` as well as `patch` (a create names no object: RBAC cannot know it before);
+    a RoleBinding needs `bind` on the role it binds (runway does not hold the tenant role's
+    rights everywhere, so the API server's escalation check asks for that)."""
     calls = set()
     for request in sim.requests:
         if not request.user_agent.startswith("runway/"):
@@ -113,18 +139,71 @@ def made(sim: SimCluster) -> set[tuple[str, str, str, str]]:
             continue
         calls.add(found)
         if request.method == "PATCH" and request.status == 201:
-            calls.add((found[0], "create", found[2], found[3]))
+            calls.add((found[0], "create", found[2], found[3], ""))
+    bound = {c[0] for c in calls if c[1:4] in BOUND_CLUSTER_WIDE}
+    for binding in sim.store.items(f"{RBAC}/rolebindings"):
+        if binding["metadata"]["namespace"] not in bound:
+            continue
+        ref = binding["roleRef"]
+        assert ref["kind"] == "ClusterRole", ref
+        calls.add(("", "bind", RBAC, "clusterroles", ref["name"]))
     return calls
 
 
-@pytest.fixture
-async def server(sim: SimCluster, tmp_path: Path) -> AsyncIterator[World]:
+def allowed(rules: tuple[Rule, ...], verb: str, group: str, resource: str, name: str) -> bool:
+    """Whether one of the rules allows the call, as RBAC decides it: a rule with resourceNames
+    allows only calls that name one of them (never a create, list or watch)."""
+    return any(
+        (verb, group, resource) in rule.grants() and (not rule.names or name in rule.names)
+        for rule in rules
+    )
+
+
+def used(rules: tuple[Rule, ...], calls: set[Call]) -> set[tuple[str, str, str]]:
+    """The (verb, group, resource) rights of the rules that some call needed."""
+    return {
+        (verb, group, resource)
+        for rule in rules
+        for verb, group, resource in rule.grants()
+        if any(c[1:4] == (verb, group, resource) and allowed((rule,), *c[1:]) for c in calls)
+    }
+
+
+def test_resource_names_narrow_a_rule_as_rbac_does() -> None:
+    bind = Rule(RBAC, ("clusterroles",), ("bind",), "", names=("runway-tenant",))
+    assert allowed((bind,), "bind", RBAC, "clusterroles", "runway-tenant")
+    assert not allowed((bind,), "bind", RBAC, "clusterroles", "cluster-admin")
+    assert not allowed((bind,), "bind", RBAC, "clusterroles", "")
+    assert used((bind,), {("", "bind", RBAC, "clusterroles", "admin")}) == set()
+
+
+@pytest.fixture(params=["snapshots", "copies"])
+async def server(
+    request: pytest.FixtureRequest, sim: SimCluster, tmp_path: Path
+) -> AsyncIterator[World]:
+    """runway's server on SQLite, deploying to `sim`; for `copies`, apps' volumes are of a
+    storage class whose driver has no VolumeSnapshotClass."""
     url = sqlite_url(tmp_path)
-    settings = Settings(database_url=url, public_url=PUBLIC_URL, hasher=PasswordHasher.cheap())
+    render = RenderSettings(storage_class=NO_SNAPSHOTS if request.param == "copies" else None)
+    settings = Settings(
+        database_url=url, public_url=PUBLIC_URL, hasher=PasswordHasher.cheap(), render=render
+    )
     kubeconfig = tmp_path / "sim.kubeconfig"
     sim.write_kubeconfig(kubeconfig)
     store = await Store.open(url)
     cluster = await connect(str(kubeconfig))
+    if request.param == "copies":  # the admin's, not runway's: made before the story records
+        await cluster.request(
+            "POST",
+            "/apis/storage.k8s.io/v1/storageclasses",
+            body={
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": NO_SNAPSHOTS},
+                "provisioner": "runway-sim.io/no-snapshots",
+                "volumeBindingMode": "WaitForFirstConsumer",
+            },
+        )
     world = World(store, settings, create_app(settings, store, cluster=cluster), sim=sim)
     try:
         yield world
@@ -134,42 +213,73 @@ async def server(sim: SimCluster, tmp_path: Path) -> AsyncIterator[World]:
         await store.close()
 
 
-async def test_the_tenant_role_covers_exactly_the_calls_of_a_deployment(
+async def deploy(client: httpx.AsyncClient, text: str, answers: dict[str, Any] | None) -> int:
+    """Create and start a deployment of `text`; its id once it succeeded."""
+    made = await client.post("/api/v1/environments/staging/deployments", content=text, headers=YAML)
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/deployments/{made.json()['id']}"
+    if answers:
+        answered = await client.post(f"{path}/inputs", json=answers)
+        assert answered.status_code == 200, answered.text
+    assert (await client.post(f"{path}/start")).status_code == 200
+    await wait_for(client, made.json()["id"], "succeeded")
+    return int(made.json()["id"])
+
+
+async def test_the_roles_cover_exactly_the_calls_of_deployments_and_a_rollback(
     sim: SimCluster, server: World
-):
+) -> None:
+    copies = server.settings.render.storage_class == NO_SNAPSHOTS
     sim.requests.clear()
     ann = await person_with_environment(server, "ann")
-    path = "/api/v1/environments/staging/deployments"
-    first = (await ann.post(path, content=SHOP, headers=YAML)).json()
     answers = {"host": "shop.example.org", "db_password": {"generate": True}, "token": "t0k3n"}
-    answered = await ann.post(f"/api/v1/deployments/{first['id']}/inputs", json=answers)
-    assert answered.status_code == 200, answered.text
-    assert (await ann.post(f"/api/v1/deployments/{first['id']}/start")).status_code == 200
-    await wait_for(ann, first["id"], "succeeded")
+    first = await deploy(ann, SHOP, answers)
 
-    step_log = await ann.get(f"/api/v1/deployments/{first['id']}/steps/migrate/logs")
+    step_log = await ann.get(f"/api/v1/deployments/{first}/steps/migrate/logs")
     assert step_log.status_code == 200, step_log.text
     service_log = await ann.get("/api/v1/environments/staging/apps/shop/services/web/logs")
     assert service_log.status_code == 200, service_log.text
     revealed = await ann.post("/api/v1/environments/staging/apps/shop/secrets/db_password/reveal")
     assert revealed.status_code == 200, revealed.text
 
-    second = (await ann.post(path, content=SHOP_WITHOUT_WEB, headers=YAML)).json()
-    assert (await ann.post(f"/api/v1/deployments/{second['id']}/start")).status_code == 200
-    await wait_for(ann, second["id"], "succeeded")
+    second = await deploy(ann, SHOP_CHANGED, None)
+    rolled = await ann.post(f"/api/v1/deployments/{second}/rollback", json={"confirm": "staging"})
+    assert rolled.status_code == 201, rolled.text
+    await wait_for(ann, rolled.json()["id"], "succeeded")
+    owner = await server.store.users.by_name("ann")
+    assert owner is not None
+    environment = await server.store.environments.get(owner.id, "staging")
+    assert environment is not None
+    await server.store.restore_points.set_kept(environment.id, 1)
+    last = await deploy(ann, SHOP_CHANGED, None)
+    pruned = await server.store.restore_points.of_deployment(second)
+    assert pruned is not None and pruned.pruned_at is not None, pruned
+    assert (await server.store.restore_points.of_deployment(last)) is not None
 
     calls = made(sim)
-    (namespace,) = {ns for ns, *_ in calls if ns.startswith("rw-")}
-    inside = {(verb, group, resource) for ns, verb, group, resource in calls if ns == namespace}
-    tenant = grants(TENANT_RULES)
-    missing = inside - tenant - BOUND_CLUSTER_WIDE
-    assert not missing, f"calls the tenant role does not allow: {sorted(missing)}"
-    unused = tenant - inside - set(UNEXERCISED)
+    (namespace,) = {c[0] for c in calls if c[0].startswith("rw-")}
+    assert not {c for c in calls if c[0] and c[0] != namespace}
+    inside = {c for c in calls if c[0] == namespace and c[1:4] not in BOUND_CLUSTER_WIDE}
+    denied = {c[1:] for c in inside if not allowed(TENANT_RULES, *c[1:])}
+    assert not denied, f"calls the tenant role does not allow: {sorted(denied)}"
+    unexercised = set(UNEXERCISED) | (UNEXERCISED_WITH_COPIES if copies else set())
+    unused = grants(TENANT_RULES) - used(TENANT_RULES, inside) - unexercised
     assert not unused, f"rights of the tenant role no call used: {sorted(unused)}"
-    assert not set(UNEXERCISED) & inside, "an UNEXERCISED right is used now: drop it there"
-    assert ("delete", "networking.k8s.io", "ingresses") in inside  # pruning did run
+    assert not unexercised & used(TENANT_RULES, inside), "an UNEXERCISED right is used now"
+    done = {c[1:] for c in inside}
+    assert ("delete", "networking.k8s.io", "ingresses", "shop-web") in done  # pruning ran
+    if copies:  # the rollback (deployment 3) copied the backup back; #2's backup was pruned
+        assert ("create", "batch", "jobs", "") in done
+        assert ("get", "batch", "jobs", "shop-db-data-rb3") in done
+        assert ("delete", "", "persistentvolumeclaims", "shop-db-data-rp2") in done
+    else:  # the rollback made the volume's claim again from #2's snapshot, pruned later
+        assert ("delete", "", "persistentvolumeclaims", "shop-db-data") in done
+        assert ("delete", SNAPSHOT_GROUP, "volumesnapshots", "shop-db-data-rp2") in done
 
-    outside = {(v, g, r) for ns, v, g, r in calls if not ns}
-    everywhere = grants(cluster_rules("runway-tenant"))
-    assert outside <= everywhere, sorted(outside - everywhere)
-    assert not {(v, g, r) for ns, v, g, r in calls if ns and ns != namespace}
+    everywhere = cluster_rules("runway-tenant")
+    outside = {c for c in calls if not c[0] or c[1:4] in BOUND_CLUSTER_WIDE}
+    denied = {c[1:] for c in outside if not allowed(everywhere, *c[1:])}
+    assert not denied, f"calls the cluster-wide role does not allow: {sorted(denied)}"
+    unused = grants(everywhere) - used(everywhere, outside) - set(UNEXERCISED_CLUSTER_WIDE)
+    assert not unused, f"rights of the cluster-wide role no call used: {sorted(unused)}"
+    assert not set(UNEXERCISED_CLUSTER_WIDE) & used(everywhere, outside), "used now: drop it"
