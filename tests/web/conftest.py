@@ -21,3 +21,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             yield made
     finally:
         os.environ.pop(SERVER_SECRET, None)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

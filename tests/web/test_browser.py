@@ -72,9 +72,25 @@ class Screen:
             " const text = all.replace(/\\x1b\\[[0-9;?<>=]*[A-Za-z]/g, '');"
             " return words.every(w => text.includes(w)); }",
             arg=list(words),
+            polling=100,  # not every animation frame: decoding all frames is work of its own
             timeout=timeout * 1000,
         )
         return self.text()
+
+    def quiet(self, seconds: float = 1.0, timeout: float = 30) -> None:
+        """Wait until no frame but small ones (a cursor blinking) has come for `seconds`: the
+        app has done what it was doing (reading the deployment's events, say) and takes keys
+        where the screen shows."""
+        self.page.wait_for_function(
+            "(ms) => { const n = window.__frames.filter(f => f.length > 100).length;"
+            " const now = performance.now();"
+            " const q = window.__quiet;"
+            " if (!q || q.n !== n) { window.__quiet = {n: n, at: now}; return false; }"
+            " return now - q.at >= ms; }",
+            arg=seconds * 1000,
+            polling=100,
+            timeout=timeout * 1000,
+        )
 
 
 def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
@@ -95,12 +111,14 @@ def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
         screen.wait_for("domain", "Send answers")
         page.screenshot(path=str(tmp_path / "questions.png"))
         page.click("#terminal")
-        page.wait_for_timeout(500)
+        screen.quiet()
         keys = page.keyboard
         keys.press("Tab")  # to the first question
+        page.wait_for_timeout(300)
         keys.type("blog.example.com", delay=20)
         page.wait_for_timeout(300)  # typed text arrives as screen diffs, not whole words
         keys.press("Tab")
+        page.wait_for_timeout(300)
         keys.type("ann@example.com", delay=20)
         page.wait_for_timeout(300)
         keys.press("Tab")

@@ -11,13 +11,13 @@ from websockets.exceptions import InvalidStatus
 
 from tests.tui.world import World, a_world, wait_for
 from tests.web.conftest import SERVER_SECRET
-from tests.web.world import Person, add_member, started_pids
+from tests.web.world import Person, add_member, started_pids, waiting_pids
 
 ALLOWED = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONUNBUFFERED", "COLUMNS",
-           "ROWS", "RUNWAY_TOKEN", "RUNWAY_USER", "RUNWAY_DEPLOYMENT", "TEXTUAL_DRIVER",
-           "TEXTUAL_FPS", "TEXTUAL_COLOR_SYSTEM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION",
-           "PWD"}  # fmt: skip
-"""What a dashboard process may see (the shell that `exec`s it adds PWD)."""
+           "ROWS", "TEXTUAL_DRIVER", "TEXTUAL_FPS", "TEXTUAL_COLOR_SYSTEM", "TERM_PROGRAM",
+           "TERM_PROGRAM_VERSION", "PWD"}  # fmt: skip
+"""What a dashboard process may see (the shell that `exec`s it adds PWD): nobody's token or
+name, which it is given on stdin once it is some tab's."""
 
 
 def _environment(pid: int) -> dict[str, str]:
@@ -47,19 +47,22 @@ def test_a_monitor_url_opens_the_deployment_with_a_token_of_its_own(world: World
     ident = world.deployed("web-monitor", "monitor.example.com")
     ann = Person(world.url)
     ann.log_in()
+    waiting = wait_for(lambda: waiting_pids(world), "the pool's children to wait", 30)
+    for pid in waiting:  # started ahead: a clean environment, and nobody's data
+        assert set(_environment(pid)) <= ALLOWED
+        assert SERVER_SECRET in os.environ and SERVER_SECRET not in _environment(pid)
     with ann.tab(f"/ui/ws/{ident}") as tab:
         tab.read_until("succeeded", "blog")
         pid = started_pids(world)[-1]
-        environment = _environment(pid)
-        assert set(environment) <= ALLOWED
-        assert SERVER_SECRET in os.environ and SERVER_SECRET not in environment
-        assert environment["RUNWAY_DEPLOYMENT"] == str(ident)
-        token = environment["RUNWAY_TOKEN"]
+        assert pid in waiting  # the tab got a child of the pool, ready
+        assert set(_environment(pid)) <= ALLOWED
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-        assert token not in cmdline and "-m\0runway\0tui" in cmdline  # exec: no shell around it
+        assert "-m\0runway\0tui" in cmdline and "rw_" not in cmdline  # exec: no shell
         assert _app_tokens(world) == ["browser dashboard"]
     wait_for(lambda: not _alive(pid), "the closed tab's process to end", 15)
     wait_for(lambda: not _app_tokens(world), "the app's token to be revoked", 15)
+    refilled = wait_for(lambda: waiting_pids(world), "the pool to be refilled", 30)
+    assert pid not in refilled
 
 
 def test_keys_reach_the_app(world: World) -> None:
@@ -136,6 +139,18 @@ def test_stopping_the_server_leaves_no_dashboard_behind(tmp_path: Path) -> None:
         with ann.tab() as tab:
             tab.read_until("Refresh")
             pid = started_pids(world)[-1]
+            waiting = wait_for(lambda: waiting_pids(world), "the pool to be refilled", 30)
             world.server.stop()
             tab.wait_closed(10)
-    wait_for(lambda: not _alive(pid), "the dashboard process to end with the server", 15)
+    for each in (pid, *waiting):
+        wait_for(lambda: not _alive(each), "the dashboard processes to end with the server", 15)  # noqa: B023
+
+
+def test_a_server_killed_leaves_no_waiting_child_behind(tmp_path: Path) -> None:
+    """A waiting child reads its assignment from the server: the pipe's end ends it."""
+    with a_world(tmp_path) as world:
+        Person(world.url).client.get("/ui/login")
+        waiting = wait_for(lambda: waiting_pids(world), "the pool's children to wait", 30)
+        world.server.stop(kill=True)
+    for each in waiting:
+        wait_for(lambda: not _alive(each), "the waiting children to end", 15)  # noqa: B023

@@ -10,11 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from runway.http.ui.processes import WAIT_FLAG
 from tests.test_serve import PASSWORD
 from tests.tui.world import World
 
@@ -108,3 +110,35 @@ def started_pids(world: World) -> list[int]:
 
 def add_member(world: World, name: str) -> None:
     world.call("POST", "/api/v1/users", json={"username": name, "password": PASSWORD})
+
+
+def children(world: World) -> list[int]:
+    """The server's child processes that are dashboard processes (waiting or assigned)."""
+    assert world.server.process is not None
+    parent = world.server.process.pid
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdecimal():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent and fields[0] != "Z" and WAIT_FLAG.encode() in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def waiting_pids(world: World) -> list[int]:
+    """The pool's children that are ready: blocked reading their assignment from stdin."""
+    assigned = set(started_pids(world))
+    return [pid for pid in children(world) if pid not in assigned and _reading_stdin(pid)]
+
+
+def _reading_stdin(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/syscall").read_text().startswith("0 0x0 ")  # read(0, …)
+    except OSError:
+        return False

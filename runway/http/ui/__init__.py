@@ -24,11 +24,11 @@ def routes(processes: Processes | None = None) -> list[BaseRoute]:
     running = processes if processes is not None else Processes(Limits())
     terminal = Terminal(running)
     return [
-        Route("/ui/login", pages.login_page, methods=["GET"]),
-        Route("/ui/login", pages.login, methods=["POST"]),
+        Route("/ui/login", pages.login_page(running), methods=["GET"]),
+        Route("/ui/login", pages.login(running), methods=["POST"]),
         Route("/ui/logout", pages.logout(running), methods=["POST"]),
-        Route("/ui/", pages.dashboard, methods=["GET"]),
-        Route("/ui/deployments/{id:int}", pages.dashboard, methods=["GET"]),
+        Route("/ui/", pages.dashboard(running), methods=["GET"]),
+        Route("/ui/deployments/{id:int}", pages.dashboard(running), methods=["GET"]),
         Route("/ui/invite/{token}", pages.invite_page, methods=["GET"]),
         Route("/ui/invite/{token}", pages.accept_invite, methods=["POST"]),
         WebSocketRoute("/ui/ws", terminal.serve),

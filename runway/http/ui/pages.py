@@ -74,27 +74,37 @@ def _login_page(next_path: str, problem: str = "", status: int = 200) -> HTMLRes
     )
 
 
-async def login_page(request: Request) -> Response:
-    return _login_page(_next(request.query_params.get("next", "")))
+def login_page(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        """The login form; someone may open a dashboard soon: the pool starts its children."""
+        processes.warm(context(request).settings.public_url)
+        return _login_page(_next(request.query_params.get("next", "")))
+
+    return endpoint
 
 
-async def login(request: Request) -> Response:
-    """Check the name and password (the API's limits and timing), then start a browser
-    session and go where the person was headed."""
-    refused = _refused_origin(request)
-    if refused is not None:
-        return refused
-    fields = await _form(request)
-    next_path = _next(fields.get("next", ""))
-    try:
-        user = await check_login(
-            request, fields.get("username", "")[:64], fields.get("password", "")[:1024]
-        )
-    except ApiError as error:
-        return _login_page(next_path, error.message, error.status)
-    response = RedirectResponse(next_path, status_code=303)
-    await browser.start(context(request), user, response)
-    return response
+def login(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        """Check the name and password (the API's limits and timing), then start a browser
+        session and go where the person was headed (a dashboard: the pool gets ready)."""
+        refused = _refused_origin(request)
+        if refused is not None:
+            return refused
+        fields = await _form(request)
+        next_path = _next(fields.get("next", ""))
+        try:
+            user = await check_login(
+                request, fields.get("username", "")[:64], fields.get("password", "")[:1024]
+            )
+        except ApiError as error:
+            return _login_page(next_path, error.message, error.status)
+        response = RedirectResponse(next_path, status_code=303)
+        ctx = context(request)
+        await browser.start(ctx, user, response)
+        processes.warm(ctx.settings.public_url)
+        return response
+
+    return endpoint
 
 
 def logout(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
@@ -114,20 +124,24 @@ def logout(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def dashboard(request: Request) -> Response:
-    """The dashboard's page; to the login page first without a session."""
-    ctx = context(request)
-    session = await browser.current(ctx, request)
-    if session is None:
-        return RedirectResponse(f"/ui/login?next={quote(request.url.path)}", status_code=303)
-    deployment = request.path_params.get("id")
-    path = "/ui/ws" if deployment is None else f"/ui/ws/{int(deployment)}"
-    public = ctx.settings.public_url
-    websocket = browser.websocket_url(public, path)
-    return _page(
-        html.app_page(session.user.name, websocket),
-        websocket_origin=browser.websocket_url(public, ""),
-    )
+def dashboard(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        """The dashboard's page; to the login page first without a session."""
+        ctx = context(request)
+        session = await browser.current(ctx, request)
+        if session is None:
+            return RedirectResponse(f"/ui/login?next={quote(request.url.path)}", status_code=303)
+        deployment = request.path_params.get("id")
+        path = "/ui/ws" if deployment is None else f"/ui/ws/{int(deployment)}"
+        public = ctx.settings.public_url
+        processes.warm(public)  # its websocket comes next
+        websocket = browser.websocket_url(public, path)
+        return _page(
+            html.app_page(session.user.name, websocket),
+            websocket_origin=browser.websocket_url(public, ""),
+        )
+
+    return endpoint
 
 
 def _invite_page(token: str, problem: str = "", status: int = 200) -> HTMLResponse:
