@@ -111,6 +111,12 @@ def _environment_flags(parser: argparse.ArgumentParser) -> None:
         help="the ingress controller's namespace, admitted by every environment's "
         "NetworkPolicy (default ingress-nginx)",
     )
+    add(
+        "--storage-class",
+        default=_env("STORAGE_CLASS"),
+        metavar="NAME",
+        help="the StorageClass of apps' volumes (default: the cluster's default class)",
+    )
 
 
 def add_commands(commands: Commands) -> None:

@@ -27,6 +27,7 @@ from runway.auth import (
 from runway.auth.passwords import check_password
 from runway.cli import log_format, settings_flags
 from runway.cli.common import Namespace, fail, read_passwords
+from runway.deploy import RenderSettings
 from runway.deploy.connection import Cluster, connect
 from runway.deploy.environment_objects import EnvironmentSettings
 from runway.deploy.errors import ClusterUnavailable
@@ -86,6 +87,7 @@ def run_serve(args: Namespace) -> int:
         instance=args.instance_name or instance_name(),
         metrics_token=getattr(args, "metrics_token", None),
         environments=environment_settings(args),
+        render=render_settings(args),
     )
     try:
         return asyncio.run(
@@ -117,6 +119,12 @@ def environment_settings(args: Namespace) -> EnvironmentSettings:
         tenant_role=getattr(args, "tenant_role", None) or defaults.tenant_role,
         ingress_namespace=getattr(args, "ingress_namespace", None) or defaults.ingress_namespace,
     )
+
+
+def render_settings(args: Namespace) -> RenderSettings:
+    """How apps are rendered, as far as the command line says (`--storage-class`); the
+    stored installation settings add the ingress class and TLS (runway.http.installation)."""
+    return RenderSettings(storage_class=getattr(args, "storage_class", None) or None)
 
 
 def lease_limits(args: Namespace) -> Limits:

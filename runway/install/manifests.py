@@ -250,10 +250,10 @@ serve` answers HTTP only once it has migrated the database (or waited for anothe
 migrating it), and an upgrade's migration of a large database can take minutes: the liveness
 probe alone would restart the pod in the middle of it, and the next start would begin again."""
 
-SETTINGS_PENDING = frozenset({"RUNWAY_STORAGE_CLASS", "RUNWAY_SNAPSHOT_CLASS"})
+SETTINGS_PENDING = frozenset({"RUNWAY_SNAPSHOT_CLASS"})
 """The installation settings `runway serve` has no flag for yet: set on the Deployment all the
-same (apps' volumes use the cluster's default class meanwhile; runway's own database does use
-`--storage-class`). tests/install fails once one becomes a flag, so this set shrinks with it."""
+same (backups use the default VolumeSnapshotClass of each volume's driver meanwhile).
+tests/install fails once one becomes a flag, so this set shrinks with it."""
 
 
 def installation_settings(options: InstallOptions) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from runway.cli import _parser, main
-from runway.cli.serving import environment_settings
+from runway.cli.serving import environment_settings, render_settings
 from runway.deploy.apply import apply
 from runway.deploy.connection import Cluster
 from runway.deploy.environment_objects import EnvironmentSpec, guards
@@ -296,3 +296,15 @@ class PodsThatStay:
 async def test_uninstall_stops_when_runways_pods_do_not():
     with pytest.raises(InstallError, match=r"still stopping after 0.2 s \(runway-abc\)"):
         await wait_for_servers_gone(PodsThatStay(), "runway", 0.2)  # type: ignore[arg-type]
+
+
+def test_the_storage_class_runway_install_sets_reaches_apps_volumes(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    options = check(InstallOptions(public_url=URL, storage_class="fast"))
+    (container,) = by_name(options)["Deployment/runway"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    monkeypatch.setenv("RUNWAY_STORAGE_CLASS", env["RUNWAY_STORAGE_CLASS"])
+    assert render_settings(_parser().parse_args(["serve"])).storage_class == "fast"
+    monkeypatch.delenv("RUNWAY_STORAGE_CLASS")
+    assert render_settings(_parser().parse_args(["serve"])).storage_class is None
