@@ -6,6 +6,10 @@ step waits for answers, the deployment object says which questions are open. At 
 secret is read without echo, and one that runway can generate is offered to be. Elsewhere (a
 script, CI) the command says where to answer instead and keeps following. Exit 0 when the
 deployment succeeded, 1 when it failed, was cancelled or superseded (the reason on stderr).
+
+After a failure that changed something, in an environment with `on_failure: manual`, the
+rollback is offered (CONTRACT.md): at a terminal, its dry run and a prompt for the environment's
+name that confirms it; elsewhere, the `runway rollback ID` command that shows the dry run.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from runway.cli.common import fail, report, say
 from runway.client import Client, ClientError, Event
+from runway.client.dry_run import describe as describe_dry_run
 
 FINAL = frozenset({"succeeded", "failed", "cancelled", "superseded"})
 """Deployment states that never change again (CONTRACT.md)."""
@@ -34,14 +39,16 @@ async def follow(client: Client, ident: int, *, interactive: bool) -> int:
                 say(line)
             status = event.get("status")
             if event.type == "deployment" and status in FINAL:
-                return await _outcome(client, ident, str(status), event.get("reason"))
+                code = await _outcome(client, ident, str(status), event.get("reason"))
+                return await _offer_rollback(client, ident, str(status), asker.interactive, code)
             if event.type == "question" or (
                 event.type in ("step", "deployment") and status == WAITING
             ):
                 await asker.open_questions()
     found = await client.deployment(ident)  # the stream ended: the deployment says how
     if found["status"] in FINAL:
-        return await _outcome(client, ident, str(found["status"]), found.get("reason"))
+        code = await _outcome(client, ident, str(found["status"]), found.get("reason"))
+        return await _offer_rollback(client, ident, str(found["status"]), asker.interactive, code)
     return fail(f"the event stream ended while deployment {ident} is {found['status']}")
 
 
@@ -78,6 +85,57 @@ async def _outcome(client: Client, ident: int, status: str, reason: str | None) 
             if step.get("status") == "failed" and step.get("reason")
         )
     return fail(f"deployment {ident} {_words(status)}" + (f": {reason}" if reason else ""))
+
+
+async def _offer_rollback(
+    client: Client, ident: int, status: str, interactive: bool, code: int
+) -> int:
+    """After a failure, offer its rollback when the environment leaves it to people; `code`
+    unchanged (the deployment failed, whatever is done about it)."""
+    if status != "failed":
+        return code
+    found = await client.deployment(ident)
+    if found.get("rollback_of") is not None:
+        return code  # a failed rollback is for a person to look at, not to roll back again
+    if not any(step.get("started_at") for step in found.get("steps") or ()):
+        return code  # nothing was changed: nothing to go back from
+    env = str(found.get("env"))
+    try:
+        setting = (await client.environment(env, owner=found.get("owner"))).get("on_failure")
+        if setting == "rollback":
+            say(f"runway rolls deployment {ident} back by itself (on_failure: rollback)")
+            return code
+        if setting != "manual":
+            return code
+        dry = await client.rollback(ident)  # a refusal says why before anything is offered
+        if not interactive:
+            say(f"to see what rolling it back would change and lose: runway rollback {ident}")
+            return code
+    except ClientError as error:
+        if error.status == 409:  # refused: no earlier success, another one active, ...
+            fail(f"no rollback offered: {error.message}")  # with the failure, on stderr
+        else:
+            report(error)
+        return code
+    say()
+    for line in describe_dry_run(dry)[:-2]:  # all but the command line: the prompt replaces it
+        say(line)
+    say()
+    try:
+        typed = input(f"type the environment's name ({env}) to roll back, or Enter not to: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != env:
+        say(f"not rolled back; later: runway rollback {ident}")
+        return code
+    try:
+        made = await client.rollback(ident, env)
+    except ClientError as error:
+        report(error)
+        return code
+    say(f"rollback deployment {made['id']} (#{made['number']}): {made['status']}")
+    say(f"  monitor: {made.get('monitor_url')}")
+    return code
 
 
 class Asker:

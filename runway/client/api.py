@@ -266,9 +266,13 @@ class Client:
             if not isinstance(cursor, str) or not cursor:
                 return found
 
-    async def environment(self, name: str) -> dict[str, Any]:
-        """One environment with its apps, their services and latest deployments."""
-        return await self._object("GET", f"/api/v1/environments/{quote(name, safe='')}")
+    async def environment(self, name: str, owner: str | None = None) -> dict[str, Any]:
+        """One environment with its apps, their services and latest deployments (`owner`:
+        whose, for an admin looking at someone else's)."""
+        path = f"/api/v1/environments/{quote(name, safe='')}"
+        if owner is not None:
+            path += f"?owner={quote(owner, safe='')}"
+        return await self._object("GET", path)
 
     async def setup(self, setup_token: str, username: str, password: str) -> dict[str, Any]:
         """The first admin, with the server's one-time setup token: `{token, expires_at, user}`;

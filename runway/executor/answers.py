@@ -2,6 +2,9 @@
 an answer given to this deployment, then one reused from the app's last successful deployment
 (still valid for the input's new definition), then the input's default. Pure.
 
+A deployment keeps the answers it reused (`reused_to_keep`, stored with source `reused`) so that
+the next one finds them with it: an answer given at #1 and only reused by #2 is still there for #3.
+
 A secret input's answer is only ever where its value lives (a Kubernetes Secret and key); the
 value itself is read from the cluster at the last moment, only by a step that composes it.
 """
@@ -55,13 +58,36 @@ def resolve(
             if answer is None:
                 continue
             if _take(spec, answer, values, secrets):
-                sources[name] = source
+                # One kept from an earlier deployment still says it was reused.
+                sources[name] = Source.REUSED if answer.source == Source.REUSED else source
                 break
         else:
             if spec.default is not None and not spec.secret:
                 values[name] = spec.default
                 sources[name] = Source.DEFAULT
     return Resolved(values, secrets, sources)
+
+
+def reused_to_keep(resolved: Resolved, given: Iterable[StoredAnswer]) -> list[StoredAnswer]:
+    """The reused answers of `resolved` the deployment has not stored yet, to store with it
+    (source `reused`): a secret one as its Secret's name and key only, never its value."""
+    own = {answer.input for answer in given}
+    kept: list[StoredAnswer] = []
+    for name, source in resolved.sources.items():
+        if source is not Source.REUSED or name in own:
+            continue
+        ref = resolved.secrets.get(name)
+        if ref is not None:
+            kept.append(
+                StoredAnswer(
+                    input=name, source=Source.REUSED.value, secret_name=ref.name, secret_key=ref.key
+                )
+            )
+        else:
+            kept.append(
+                StoredAnswer(input=name, source=Source.REUSED.value, value=resolved.values[name])
+            )
+    return kept
 
 
 def _take(

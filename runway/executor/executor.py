@@ -5,7 +5,9 @@ Several instances share one database (DESIGN.md, Executing): each deployment run
 instance that holds its lease (runway.store.leases). This instance renews its leases every
 `lease_renew` seconds, and a run whose lease could not be renewed stops at once, before it acts on
 the cluster again; every `lease_scan` seconds it takes the leases nobody holds (a crashed
-instance's deployments, which then resume exactly where the database says they were).
+instance's deployments, which then resume exactly where the database says they were); and every
+ROLLBACK_SCAN seconds (and when it starts) it creates and starts the automatic rollbacks a
+stopped instance left undone (runway.executor.rollback.resume_after_failure).
 
 The API calls `start`, `cancel` and `answered`; the server calls `resume` when it starts (the
 first scan, then the background loops) and `close` when it stops (runs stop without writing
@@ -25,13 +27,13 @@ from datetime import datetime
 from runway.deploy import RenderSettings
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import ClusterUnavailable
-from runway.executor.rollback import after_failure
+from runway.executor.rollback import after_failure, resume_after_failure
 from runway.executor.run import DeploymentRun, Limits, utcnow
 from runway.executor.states import ACTIVE, check_deployment
 from runway.store import Deployment, DeploymentStatus, Environment, NotFound, Store, StoreError
 from runway.store.leases import Lease, LeaseLost
 from runway.store.notify import MISSED, Signal
-from runway.store.transitions import StatusChanged
+from runway.store.transitions import ActiveDeployment, StatusChanged
 
 log = logging.getLogger("runway.executor")
 
@@ -40,6 +42,8 @@ RELEASED = "released"
 """The signal of an instance that stopped and released its leases: others take them at once."""
 CANCEL_SETTLE = 60.0
 """Seconds `cancel` waits for running steps to settle before it answers."""
+ROLLBACK_SCAN = 30.0
+"""Seconds between looks for automatic rollbacks a stopped instance left undone."""
 
 
 def instance_name() -> str:
@@ -158,6 +162,10 @@ class Executor:
         self._keep_leases()
         if taken:
             log.info("took over %d deployment(s)", taken)
+        try:
+            await self._rollbacks_left()
+        except Exception as error:  # the next scan tries again; starting goes on
+            log.warning("executor: automatic rollbacks left undone: %s", error)
         return taken
 
     async def wait(self, deployment_id: int) -> DeploymentStatus | None:
@@ -200,6 +208,7 @@ class Executor:
         self._loops = [
             asyncio.create_task(self._every(self.limits.lease_renew, self._renew)),
             asyncio.create_task(self._every(self.limits.lease_scan, self._take_free)),
+            asyncio.create_task(self._every(ROLLBACK_SCAN, self._rollbacks_left)),
             asyncio.create_task(self._signalled()),
         ]
 
@@ -253,6 +262,18 @@ class Executor:
         for lease in taken:
             self._spawn(lease, took_over=True)
         return len(taken)
+
+    async def _rollbacks_left(self) -> None:
+        """Create and start the automatic rollbacks a stopped instance left undone."""
+        if self._closing or self.cluster is None:
+            return
+        for created in await resume_after_failure(
+            self.store, self.cluster, self.instance, self.limits.lease_ttl, self.clock()
+        ):
+            try:
+                await self.start(created)
+            except (StatusChanged, ActiveDeployment) as error:  # another instance started it
+                log.info("rollback %s not started here: %s", created.id, error)
 
     async def _renew(self) -> None:
         """Renew every lease; a run whose lease is lost stops at once, writing nothing."""

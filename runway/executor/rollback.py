@@ -8,8 +8,9 @@ own: `backup` (a restore point of the state it undoes) and `restore` (the volume
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from runway.deploy.backup import backup_exists
@@ -23,6 +24,8 @@ from runway.planner import Plan, Step, StepKind, plan_from_document, plan_to_doc
 from runway.store import Answer, Deployment, Environment, OnFailure, Store, User
 from runway.store.leases import Lease
 from runway.store.restore_points import RestorePoint, VolumeBackup
+
+log = logging.getLogger("runway.executor")
 
 
 class RollbackRefused(Exception):
@@ -284,3 +287,54 @@ async def after_failure(
         lease=lease,
     )
     return created
+
+
+LEFT_FOR_PEOPLE = timedelta(hours=1)
+"""A failure older than this whose automatic rollback was left undone (its instance stopped,
+and nothing ran runway for that long) is left to a person: rolling back unasked so late, or
+because the policy was set since, would surprise more than it helps."""
+
+
+async def resume_after_failure(
+    store: Store,
+    cluster: Cluster,
+    instance: str,
+    lease_ttl: float,
+    now: datetime,
+) -> list[Deployment]:
+    """The automatic rollbacks an instance that stopped left undone (between a failure and the
+    rollback's creation, or before starting it): created now where needed; the `created`
+    rollbacks for the caller to start. Each failed deployment is handled under its own lease,
+    so instances looking at once do not both create one (a lease is held by one of them; the
+    other finds it held, or, once it is released, the `rollback` event and the rollback)."""
+    to_start: list[Deployment] = []
+    for failed_id in await store.restore_points.rollbacks_left(now - LEFT_FOR_PEOPLE):
+        lease = await store.leases.take(failed_id, instance, lease_ttl)
+        if lease is None:
+            continue  # its own instance (or another) is at it
+        try:
+            created = await _resume_one(store, cluster, failed_id, now, lease)
+        except Exception as error:  # this one waits for the next look; the others go on
+            log.warning("deployment %s: automatic rollback not resumed: %s", failed_id, error)
+            continue
+        finally:
+            await store.leases.release(lease)
+        if created is not None:
+            to_start.append(created)
+    return to_start
+
+
+async def _resume_one(
+    store: Store, cluster: Cluster, failed_id: int, now: datetime, lease: Lease
+) -> Deployment | None:
+    made = await store.restore_points.rollback_of(failed_id)
+    if made is not None:
+        rollback_id, status = made
+        return await store.deployments.get(rollback_id) if status == "created" else None
+    if await store.restore_points.has_event(failed_id, "rollback"):
+        return None  # decided already (refused, or not needed)
+    failed = await store.deployments.get(failed_id)
+    environment = None if failed is None else await store.environments.by_id(failed.environment_id)
+    if failed is None or environment is None:
+        return None
+    return await after_failure(store, cluster, environment, failed, now, lease)

@@ -24,10 +24,15 @@ from runway.deploy import RenderError, RenderSettings, Target, render_step
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError
 from runway.deploy.steps import StepError, run_step
-from runway.executor.answers import Resolved, resolve
+from runway.executor.answers import Resolved, resolve, reused_to_keep
 from runway.executor.batch import StepWrites
 from runway.executor.finish import finish, ingress_hosts
-from runway.executor.rollback_steps import VOLUME_STEPS, run_volume_step, start_restore_point
+from runway.executor.rollback_steps import (
+    VOLUME_STEPS,
+    rollback_succeeded,
+    run_volume_step,
+    start_restore_point,
+)
 from runway.executor.secrets import read_secret_values
 from runway.executor.states import STEP_FINAL, STEP_STARTED, check_deployment, step_sources
 from runway.planner import Plan, plan_from_document
@@ -122,6 +127,8 @@ class DeploymentRun:
         """The answers as last read; read again after `answered()` or a while of waiting."""
         self._reused: Sequence[Any] | None = None
         """The answers of the app's last successful deployment (fixed for this run)."""
+        self._kept = False
+        """Whether the reused answers were stored with the deployment (once per run)."""
         self.waiting_ready: set[str] = set()
         self._writes = StepWrites(self._store_steps)
         self._asked: set[str] = set()
@@ -360,6 +367,7 @@ class DeploymentRun:
             if pruned.orphaned_volumes:
                 kept = ", ".join(pruned.orphaned_volumes)
                 reason = f"volumes no longer used are kept until you confirm deleting them: {kept}"
+        await rollback_succeeded(self)
         await self._deployment(D.SUCCEEDED, reason)
         return D.SUCCEEDED
 
@@ -435,6 +443,11 @@ class DeploymentRun:
         generation = self._generation
         given = await self.store.deployments.answers(self.deployment.id)
         resolved = resolve(self.plan.config, given, self._reused)
+        if not self._kept:  # the reused answers stored with it, for the next deployment
+            await self.store.deployments.keep_answers(
+                self.deployment.id, reused_to_keep(resolved, given)
+            )
+            self._kept = True
         if generation == self._generation:
             self._resolved = resolved
         return resolved

@@ -210,7 +210,20 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 "Change an environment's settings",
                 (200, "The environment", ref("Environment")),
                 body=json_content(
-                    strict_object({"on_failure": {"enum": ["manual", "rollback"]}}, required=[])
+                    strict_object(
+                        {
+                            "on_failure": {"enum": ["manual", "rollback"]},
+                            "restore_points_kept": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 50,
+                                "description": "How many restore points of each app the "
+                                "environment keeps (default 3); older ones are pruned after "
+                                "the next deployment starts.",
+                            },
+                        },
+                        required=[],
+                    )
                 ),
                 errors=(404,),
                 params=(ENV, OWNER),

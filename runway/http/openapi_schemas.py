@@ -104,6 +104,7 @@ _ENVIRONMENT: dict[str, Schema] = {
     "owner": {"type": "string"},
     "namespace": {"type": "string"},
     "on_failure": {"enum": ["manual", "rollback"]},
+    "restore_points_kept": {"type": "integer", "minimum": 1, "maximum": 50},
     "created_at": TIME,
 }
 
@@ -216,6 +217,32 @@ SCHEMAS: dict[str, Schema] = {
                             "items": ref("DeploymentSummary"),
                             "description": "The app's latest deployments, newest first",
                         },
+                    }
+                ),
+            },
+            "restore_points": {
+                "type": "array",
+                "items": ref("RestorePoint"),
+                "description": "The restore points not pruned yet, newest first",
+            },
+        }
+    ),
+    "RestorePoint": strict_object(
+        {
+            "deployment_id": {
+                "type": "integer",
+                "description": "The deployment whose start took it",
+            },
+            "number": {"type": "integer"},
+            "app": {"type": "string"},
+            "taken_at": TIME,
+            "volumes": {
+                "type": "array",
+                "items": strict_object(
+                    {
+                        "service": {"type": "string"},
+                        "volume": {"type": "string"},
+                        "method": {"enum": ["snapshot", "copy"]},
                     }
                 ),
             },

@@ -8,6 +8,7 @@ from typing import Any
 from runway.executor.answers import Resolved
 from runway.planner import Plan
 from runway.store.records import Deployment, Environment, SshKey, Token, User
+from runway.store.restore_points import RestorePoint
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -44,13 +45,30 @@ def key_view(key: SshKey) -> dict[str, Any]:
     }
 
 
-def environment_view(environment: Environment) -> dict[str, Any]:
+def environment_view(environment: Environment, restore_points_kept: int) -> dict[str, Any]:
+    """The environment with its settings (`restore_points_kept`: how many restore points of
+    each app it keeps, stored apart from the environment's row)."""
     return {
         "name": environment.name,
         "owner": environment.owner,
         "namespace": environment.namespace,
         "on_failure": environment.on_failure.value,
+        "restore_points_kept": restore_points_kept,
         "created_at": iso(environment.created_at),
+    }
+
+
+def restore_point_view(point: RestorePoint) -> dict[str, Any]:
+    """A restore point as the dashboard shows it on its deployment: when, and which volumes
+    (the backups' own names stay inside runway)."""
+    return {
+        "deployment_id": point.deployment_id,
+        "number": point.number,
+        "app": point.app,
+        "taken_at": iso(point.taken_at),
+        "volumes": [
+            {"service": v.service, "volume": v.volume, "method": v.method} for v in point.volumes
+        ],
     }
 
 

@@ -377,6 +377,31 @@ class Deployments:
                 ],
             )
 
+    async def keep_answers(self, deployment_id: int, kept: Sequence[Answer]) -> None:
+        """Store answers the deployment reused from an earlier one, for inputs it has no answer
+        to yet: an answer given meanwhile stays (any number of instances may keep the same)."""
+        if not kept:
+            return
+        insert = self._db.insert(answers).values(
+            [
+                {
+                    "deployment_id": deployment_id,
+                    "input": answer.input,
+                    "value": answer.value,
+                    "secret_name": answer.secret_name,
+                    "secret_key": answer.secret_key,
+                    "source": answer.source,
+                }
+                for answer in kept
+            ]
+        )
+        async with self._db.write():
+            await self._db.execute(
+                insert.on_conflict_do_nothing(
+                    index_elements=[answers.c.deployment_id, answers.c.input]
+                )
+            )
+
     async def events(
         self, deployment_id: int, *, after: int = 0, limit: int = 1000
     ) -> builtins.list[Event]:

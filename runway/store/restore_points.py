@@ -9,6 +9,7 @@ deleted from the cluster (the row stays, so a rollback can say which moment is g
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from runway.store.database import Db, Row
-from runway.store.tables import deployments, restore_point_settings, restore_points
+from runway.store.tables import (
+    deployments,
+    environments,
+    events,
+    restore_point_settings,
+    restore_points,
+)
 from runway.store.types import utc
 
 KEPT = 3
 """Restore points of each app an environment keeps unless it says otherwise."""
+MOST_KEPT = 50
+"""The most an environment may keep: each holds a copy of the app's volumes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +151,19 @@ class RestorePoints:
         )
         return [_point(row) for row in rows]
 
+    async def live(self, environment_id: int) -> builtins.list[RestorePoint]:
+        """The environment's restore points not pruned (what a rollback can still go back to),
+        newest first: at most the retention of each app."""
+        rows = await self._db.fetch_all(
+            sa.select(restore_points)
+            .where(
+                restore_points.c.environment_id == environment_id,
+                restore_points.c.pruned_at.is_(None),
+            )
+            .order_by(restore_points.c.taken_at.desc(), restore_points.c.deployment_id.desc())
+        )
+        return [_point(row) for row in rows]
+
     async def mark_pruned(self, deployment_id: int, now: datetime) -> None:
         async with self._db.write():
             await self._db.execute(
@@ -175,6 +197,20 @@ class RestorePoints:
         )
         return KEPT if row is None else int(row["kept"])
 
+    async def kept_of(self, environment_ids: Iterable[int]) -> dict[int, int]:
+        """How many restore points of each app each of the environments keeps (one query for
+        a page of environments)."""
+        ids = list(environment_ids)
+        found = dict.fromkeys(ids, KEPT)
+        if ids:
+            for row in await self._db.fetch_all(
+                sa.select(restore_point_settings).where(
+                    restore_point_settings.c.environment_id.in_(ids)
+                )
+            ):
+                found[int(row["environment_id"])] = int(row["kept"])
+        return found
+
     async def set_kept(self, environment_id: int, kept: int) -> None:
         async with self._db.write():
             await self._db.execute(
@@ -185,3 +221,57 @@ class RestorePoints:
             await self._db.execute(
                 sa.insert(restore_point_settings).values(environment_id=environment_id, kept=kept)
             )
+
+    # -- automatic rollbacks an instance left undone ------------------------------------------
+
+    async def rollbacks_left(self, since: datetime) -> builtins.list[int]:
+        """The ids of deployments that failed since `since` in an environment that rolls back
+        by itself, whose rollback an instance that stopped may have left undone: not itself a
+        rollback, still its app's newest deployment but for rollbacks of it, and either with
+        no `rollback` event yet (the instance stopped before deciding) or with a rollback of it
+        still `created` (it stopped before starting that)."""
+        d = deployments.alias("d")
+        newer = deployments.alias("newer")
+        child = deployments.alias("child")
+        query = (
+            sa.select(d.c.id)
+            .join_from(d, environments, environments.c.id == d.c.environment_id)
+            .where(
+                d.c.status == "failed",
+                d.c.rollback_of.is_(None),
+                d.c.finished_at >= utc(since),
+                environments.c.on_failure == "rollback",
+                ~sa.exists().where(
+                    newer.c.environment_id == d.c.environment_id,
+                    newer.c.app == d.c.app,
+                    newer.c.number > d.c.number,
+                    sa.or_(newer.c.rollback_of.is_(None), newer.c.rollback_of != d.c.id),
+                ),
+                sa.or_(
+                    ~sa.exists().where(
+                        events.c.deployment_id == d.c.id, events.c.type == "rollback"
+                    ),
+                    sa.exists().where(child.c.rollback_of == d.c.id, child.c.status == "created"),
+                ),
+            )
+            .order_by(d.c.id)
+        )
+        return [int(row["id"]) for row in await self._db.fetch_all(query)]
+
+    async def rollback_of(self, deployment_id: int) -> tuple[int, str] | None:
+        """The newest rollback of the deployment (its id and status), if there is one."""
+        row = await self._db.fetch_one(
+            sa.select(deployments.c.id, deployments.c.status)
+            .where(deployments.c.rollback_of == deployment_id)
+            .order_by(deployments.c.id.desc())
+            .limit(1)
+        )
+        return None if row is None else (int(row["id"]), str(row["status"]))
+
+    async def has_event(self, deployment_id: int, type: str) -> bool:
+        row = await self._db.fetch_one(
+            sa.select(events.c.id)
+            .where(events.c.deployment_id == deployment_id, events.c.type == type)
+            .limit(1)
+        )
+        return row is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runway.deploy import SecretRef
-from runway.executor.answers import Source, resolve
+from runway.executor.answers import Source, resolve, reused_to_keep
 from runway.planner import plan_source
 from runway.store import Answer
 
@@ -74,3 +74,24 @@ def test_secret_answers_are_where_their_value_lives() -> None:
     assert resolved.missing(BLOG.step("db").needs) == ()
     # A Secret stored for an input that is now plain is not taken as its value.
     assert "domain" not in resolve(CONFIG, [_secret("domain", "blog-domain-1")]).values
+
+
+def test_the_reused_answers_are_kept_with_their_source_and_never_a_secret_value() -> None:
+    earlier = [_given("domain", "old.example.org"), _secret("db_password", "blog-db-password-1")]
+    given = [_given("admin_email", "a@b.c")]
+    resolved = resolve(CONFIG, given, earlier)
+    kept = reused_to_keep(resolved, given)
+    assert sorted(kept, key=lambda a: a.input) == [
+        Answer(
+            input="db_password",
+            source="reused",
+            secret_name="blog-db-password-1",
+            secret_key="value",
+        ),
+        Answer(input="domain", source="reused", value="old.example.org"),
+    ]  # not the given answer, not the default
+    # Stored, they still count as reused for this deployment, and nothing is kept twice.
+    again = resolve(CONFIG, [*given, *kept], earlier)
+    assert again.sources["domain"] is Source.REUSED
+    assert again.sources["admin_email"] is Source.ANSWER
+    assert reused_to_keep(again, [*given, *kept]) == []

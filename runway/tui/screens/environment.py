@@ -1,9 +1,10 @@
-"""One environment: its apps' services with their state and URLs, its deployments newest first,
-its settings (`on_failure`), and from a service, its live logs."""
+"""One environment: its apps' services with their state and URLs, its deployments newest first
+(with the restore point each one's start took), its settings (`on_failure`, how many restore
+points it keeps), and from a service, its live logs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
@@ -14,6 +15,7 @@ from textual.widgets import (
     DataTable,
     Footer,
     Header,
+    Input,
     Label,
     Select,
     Static,
@@ -30,6 +32,17 @@ if TYPE_CHECKING:
     from runway.tui.app import Dashboard
 
 ON_FAILURE = [("offer a rollback (manual)", "manual"), ("roll back at once", "rollback")]
+MOST_KEPT = 50
+"""The most restore points per app an environment may keep (the API's limit)."""
+
+
+def restore_point_cell(point: Mapping[str, Any] | None) -> str:
+    """What the deployments table says of a deployment's restore point: when it was taken and
+    which volumes it holds (`-`: none, or pruned)."""
+    if not point:
+        return "-"
+    volumes = [f"{v.get('service')}/{v.get('volume')}" for v in point.get("volumes") or ()]
+    return f"{text.when(point.get('taken_at'))} {', '.join(volumes) or 'nothing backed up'}"
 
 
 class EnvironmentScreen(PolledScreen):
@@ -64,11 +77,13 @@ class EnvironmentScreen(PolledScreen):
                 yield services
             with TabPane("Deployments", id="deployments-tab"):
                 deployments: DataTable[str] = DataTable(cursor_type="row", id="deployments")
-                deployments.add_columns("#", "APP", "STATUS", "CREATED", "REASON")
+                deployments.add_columns("#", "APP", "STATUS", "CREATED", "RESTORE POINT", "REASON")
                 yield deployments
             with TabPane("Settings", id="settings-tab"):
                 yield Label("After a failed deployment:")
                 yield Select(ON_FAILURE, allow_blank=True, id="on-failure")
+                yield Label(f"Restore points kept per app (1 to {MOST_KEPT}, Enter saves):")
+                yield Input(type="integer", max_length=2, id="restore-points-kept")
         yield Footer()
 
     def action_refresh(self) -> None:
@@ -113,17 +128,29 @@ class EnvironmentScreen(PolledScreen):
         if setting and select.value != setting:
             with select.prevent(Select.Changed):
                 select.value = setting
+        field = self.query_one("#restore-points-kept", Input)
+        count = env.get("restore_points_kept")
+        if isinstance(count, int) and not field.has_focus:  # not while someone types
+            field.value = str(count)
+        self._show_deployments()
 
-    def watch_deployments(self, deployments: list[dict[str, Any]]) -> None:
+    def watch_deployments(self) -> None:
+        self._show_deployments()
+
+    def _show_deployments(self) -> None:
         table = self.query_one("#deployments", DataTable)
+        points = {
+            p.get("deployment_id"): p for p in (self.environment or {}).get("restore_points") or ()
+        }
         kept = table.cursor_row
         table.clear()
-        for found in deployments:
+        for found in self.deployments:
             table.add_row(
                 f"#{found.get('number')}",
                 str(found.get("app")),
                 text.state(found.get("status")),
                 text.when(found.get("created_at")),
+                restore_point_cell(points.get(found.get("id"))),
                 str(found.get("reason") or ""),
                 key=str(found["id"]),
             )
@@ -145,17 +172,38 @@ class EnvironmentScreen(PolledScreen):
 
     @work(group="change", description="save")
     async def _save(self, on_failure: str) -> None:
+        if await self._change(on_failure=on_failure):
+            self.notify(f"on failure: {on_failure}")
+
+    @on(Input.Submitted, "#restore-points-kept")
+    def _kept(self, event: Input.Submitted) -> None:
+        try:
+            count = int(event.value)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= MOST_KEPT:
+            self.notify(f"keep from 1 to {MOST_KEPT} restore points", severity="error")
+            return
+        self._save_kept(count)
+
+    @work(group="change", description="save the restore points kept")
+    async def _save_kept(self, count: int) -> None:
+        if await self._change(restore_points_kept=count):
+            self.notify(f"restore points kept per app: {count}")
+
+    async def _change(self, **settings: Any) -> bool:
+        """Save settings of the environment; whether the server took them."""
         try:
             self.environment = {
                 **(self.environment or {}),
                 **await self.dashboard.api(
-                    lambda c: c.update_environment(self.env_name, on_failure=on_failure)
+                    lambda c: c.update_environment(self.env_name, **settings)
                 ),
             }
         except ClientError as error:
             self.notify(error.message, severity="error")
-            return
-        self.notify(f"on failure: {on_failure}")
+            return False
+        return True
 
     def action_logs(self) -> None:
         from runway.tui.screens.logs import LogsScreen
