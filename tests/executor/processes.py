@@ -129,6 +129,7 @@ class Sent:
     path: str
     status: int
     user_agent: str
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,7 @@ class Fleet:
                 str(r["path"]),
                 int(r["status"]),
                 str(r["user_agent"]),
+                str(r.get("query") or ""),
             )
             for r in items
         )

@@ -91,6 +91,7 @@ async def _frozen_past_lease(fleet: Fleet, *, wake_after_progress: bool) -> None
     frozen = await fleet.owner(deployment_id)
     _, epoch = await fleet.lease(deployment_id) or ("", 0)
     await fleet.until(deployment_id, "api", ("waiting_ready",))
+    await _watching(fleet, frozen, ("deployments", "replicasets", "pods"))
     frozen.process.send_signal(signal.SIGSTOP)
     try:
         taken_at = await _taken_over(fleet, deployment_id, frozen)
@@ -117,6 +118,25 @@ async def _frozen_past_lease(fleet: Fleet, *, wake_after_progress: bool) -> None
     assert frozen.alive()
     said = rf"lost the lease of deployment {deployment_id}:|deployment {deployment_id} is run by"
     assert re.search(said, frozen.output()), frozen.output()
+
+
+async def _watching(fleet: Fleet, instance: Instance, collections: tuple[str, ...]) -> None:
+    """Until `instance` has the watches of its readiness wait open. Frozen while it opens
+    them, it would send their requests when continued: each passed its lease check just
+    before, and no check can stop a request a process is frozen in the middle of sending
+    (only a fence the cluster itself checks could). That is not what is tested here: a
+    paused instance deciding anew whether it may act."""
+    deadline = time.monotonic() + 30
+    while True:
+        opened = {
+            sent.path.rsplit("/", 1)[-1]
+            for sent in await fleet.requests()
+            if sent.user_agent == instance.user_agent and "watch=true" in sent.query
+        }
+        if set(collections) <= opened:
+            return
+        assert time.monotonic() < deadline, f"{instance.name} opened only {sorted(opened)}"
+        await asyncio.sleep(0.05)
 
 
 async def _taken_over(fleet: Fleet, deployment_id: int, frozen: Instance) -> float:
