@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from runway import __version__
 from runway.auth import parse_networks
+from runway.config.units import QUOTA_KEYS, is_amount, parse_quantity
 
 DEFAULT_IMAGE = f"runway:{__version__}"
 """What `docker build -t runway:VERSION .` names the image (load it into a local cluster, or push
@@ -18,16 +19,6 @@ POSTGRES_IMAGE = "postgres:16.6-bookworm"
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$")
-QUOTA_KEYS = (
-    "requests.cpu",
-    "requests.memory",
-    "limits.cpu",
-    "limits.memory",
-    "requests.storage",
-    "persistentvolumeclaims",
-    "pods",
-)
 ENVIRONMENT_PREFIX = "rw-"
 """How runway names environments' namespaces (runway.store.environments.namespace_candidates):
 runway's own namespace must not look like one."""
@@ -155,7 +146,7 @@ def check(options: InstallOptions) -> InstallOptions:
         )
     if not DNS_LABEL.match(options.ingress_namespace):
         problems.append(f"--ingress-namespace: '{options.ingress_namespace}' is not a DNS label")
-    if options.memory_limit is not None and not QUANTITY.match(options.memory_limit):
+    if options.memory_limit is not None and not _positive(options.memory_limit):
         problems.append(f"--memory-limit: '{options.memory_limit}' is not a quantity (4Gi)")
     if options.trusted_proxies:
         try:
@@ -175,14 +166,14 @@ def check(options: InstallOptions) -> InstallOptions:
         ("postgresql://", "postgres://")
     ):
         problems.append("--database-url: expected postgresql://USER:PASSWORD@HOST/DATABASE")
-    if not QUANTITY.match(options.database_size):
+    if not _positive(options.database_size):
         problems.append(f"--database-size: '{options.database_size}' is not a quantity (5Gi)")
     if options.apps_domain is not None and not DNS_NAME.match(options.apps_domain):
         problems.append(f"--apps-domain: '{options.apps_domain}' is not a domain name")
     for key, value in options.default_quota.items():
         if key not in QUOTA_KEYS:
             problems.append(f"--default-quota: unknown '{key}' (one of {', '.join(QUOTA_KEYS)})")
-        elif not QUANTITY.match(value):
+        elif not is_amount(value):
             problems.append(f"--default-quota: {key}={value} is not a quantity")
     if options.ssh_port is not None and not 1 <= options.ssh_port <= 65535:
         problems.append(f"--ssh-port: {options.ssh_port} is not a port")
@@ -212,3 +203,9 @@ def parse_quota(items: list[str]) -> dict[str, str]:
             raise InstallError(f"--default-quota: expected RESOURCE=QUANTITY, got '{item}'")
         quota[key.strip()] = value.strip()
     return quota
+
+
+def _positive(text: str) -> bool:
+    """A size that can be asked for: a Kubernetes quantity above zero."""
+    value = parse_quantity(text)
+    return value is not None and value > 0
