@@ -151,21 +151,13 @@ class Credentials:
     async def extend_token(self, user_id: int, token_id: int, expires_at: datetime) -> bool:
         """Move a live token's expiry (a short-lived token renewed while its holder runs);
         False when it is not the user's, or is revoked."""
-        async with self._db.write():
-            row = await self._db.fetch_one(
-                sa.update(tokens)
-                .where(
-                    tokens.c.id == token_id,
-                    tokens.c.user_id == user_id,
-                    tokens.c.revoked_at.is_(None),
-                )
-                .values(expires_at=expires_at)
-                .returning(tokens.c.id)
-            )
-        return row is not None
+        return await self._change_live_token(user_id, token_id, expires_at=expires_at)
 
     async def revoke_token(self, user_id: int, token_id: int, now: datetime) -> bool:
         """Revoke one of the user's tokens; False when it is not theirs or already revoked."""
+        return await self._change_live_token(user_id, token_id, revoked_at=now)
+
+    async def _change_live_token(self, user_id: int, token_id: int, **values: datetime) -> bool:
         async with self._db.write():
             row = await self._db.fetch_one(
                 sa.update(tokens)
@@ -174,7 +166,7 @@ class Credentials:
                     tokens.c.user_id == user_id,
                     tokens.c.revoked_at.is_(None),
                 )
-                .values(revoked_at=now)
+                .values(**values)
                 .returning(tokens.c.id)
             )
         return row is not None
