@@ -11,19 +11,23 @@ last one stopped.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from runway.config.units import parse_quantity
 from runway.deploy.apply import APP_LABEL, retrying
 from runway.deploy.connection import Cluster
 from runway.deploy.errors import DeployError, NotFound
 from runway.deploy.volume_ops import (
     RESTORE_MANAGER,
     BackupFailed,
+    backup_annotations,
     claims_path,
     create_once,
     delete,
     deployment_path,
+    jobs_path,
     labels,
     pods_gone,
     read,
@@ -38,6 +42,8 @@ SNAPSHOT = "snapshot"
 COPY = "copy"
 SNAPSHOT_CLASSES = "/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses"
 DEFAULT_SNAPSHOT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
+RESTORED_BY = "runway.dev/restored-by"
+"""On a claim made again from a snapshot: the number of the rollback that made it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,19 +107,25 @@ async def back_up(
     claim: dict[str, Any],
     *,
     name: str,
+    deployment: int,
     workload: str,
     timeout: float,
 ) -> Taken:
     """Back up the claim as `name` (a snapshot, or a backup PVC filled by the copy Job
-    `name`-copy with the Deployment `workload` scaled to zero meanwhile)."""
+    `name`-copy with the Deployment `workload` scaled to zero meanwhile), for the restore
+    point of deployment number `deployment`."""
     claim_name = str(claim["metadata"]["name"])
     storage_class = (claim.get("spec") or {}).get("storageClassName")
     snapshot_class = await snapshot_class_for(cluster, claim)
+    annotations = backup_annotations(claim_name, deployment)
     if snapshot_class is not None:
-        await _snapshot(cluster, namespace, app, claim_name, name, snapshot_class, timeout)
+        await _snapshot(
+            cluster, namespace, app, claim_name, name, snapshot_class, annotations, timeout
+        )
         return Taken(SNAPSHOT, name, _size(claim), storage_class, snapshot_class)
     # The backup volume first: where the storage quota refuses it, nothing was touched.
     backup = _claim(namespace, name, app, claim, labels(app), None)
+    backup["metadata"]["annotations"] = annotations
     await create_once(cluster, claims_path(namespace), backup)
     replicas = await scale_to_zero(cluster, namespace, workload)
     try:
@@ -147,12 +159,18 @@ async def _snapshot(
     claim: str,
     name: str,
     snapshot_class: str,
+    annotations: dict[str, str],
     timeout: float,
 ) -> None:
     manifest = {
         "apiVersion": "snapshot.storage.k8s.io/v1",
         "kind": "VolumeSnapshot",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels(app)},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels(app),
+            "annotations": annotations,
+        },
         "spec": {
             "volumeSnapshotClassName": snapshot_class,
             "source": {"persistentVolumeClaimName": claim},
@@ -217,8 +235,10 @@ async def delete_backup(cluster: Cluster, namespace: str, method: str, name: str
 
 
 async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float) -> None:
-    """Scale every Deployment of the app to zero and wait for its pods to go (the next apply
-    of the app's services gives them their replicas back)."""
+    """Scale every Deployment of the app to zero, delete its unfinished Jobs (a Job pod stuck
+    pulling its image, say, would never stop on its own) and wait for its pods to go (the next
+    apply of the app's services gives them their replicas back). The pods not gone in time,
+    the Deployments get their replicas back and BackupFailed says so: no volume was touched."""
     found = await retrying(
         lambda: cluster.request(
             "GET",
@@ -226,19 +246,50 @@ async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float
             query=[("labelSelector", f"{APP_LABEL}={app}")],
         )
     )
+    replicas: dict[str, int] = {}
     for workload in found.get("items") or []:
-        path = deployment_path(namespace, str(workload["metadata"]["name"]))
+        name = str(workload["metadata"]["name"])
+        replicas[name] = int((workload.get("spec") or {}).get("replicas", 1))
+        await _scale(cluster, namespace, name, 0)
+    await _delete_unfinished_jobs(cluster, namespace, app)
+    try:
+        await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
+    except BackupFailed as error:
+        for name, count in replicas.items():
+            if count:
+                await _scale(cluster, namespace, name, count)
+        raise BackupFailed(f"{error}; nothing was restored, the app was started again") from error
 
-        async def scale(path: str = path) -> dict[str, Any]:
-            return await cluster.request(
-                "PATCH",
-                path,
-                body={"spec": {"replicas": 0}},
-                content_type="application/merge-patch+json",
-            )
 
-        await retrying(scale)
-    await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
+async def _scale(cluster: Cluster, namespace: str, name: str, replicas: int) -> None:
+    async def scale() -> dict[str, Any]:
+        return await cluster.request(
+            "PATCH",
+            deployment_path(namespace, name),
+            body={"spec": {"replicas": replicas}},
+            content_type="application/merge-patch+json",
+        )
+
+    await retrying(scale)
+
+
+async def _delete_unfinished_jobs(cluster: Cluster, namespace: str, app: str) -> None:
+    """Delete the app's Jobs that neither completed nor failed, their pods with them (finished
+    ones are kept with their logs: their pods have stopped already)."""
+    found = await retrying(
+        lambda: cluster.request(
+            "GET", jobs_path(namespace), query=[("labelSelector", f"{APP_LABEL}={app}")]
+        )
+    )
+    for job in found.get("items") or []:
+        conditions = (job.get("status") or {}).get("conditions") or []
+        if any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in conditions
+        ):
+            continue
+        path = jobs_path(namespace, str(job["metadata"]["name"]))
+        await delete(cluster, path, propagation="Background")
 
 
 async def restore(
@@ -252,12 +303,58 @@ async def restore(
     size: str,
     storage_class: str | None,
     job: str,
+    rollback: int,
     timeout: float,
 ) -> None:
-    """Put the claim back as the backup `name` holds it (the app's pods are gone already).
-    From a snapshot: the claim is deleted and recreated from it (a claim found already made
-    from that snapshot is the work of an earlier, interrupted restore, and is kept); from a
-    copy: the backup is copied over it by the Job `job`."""
+    """Put the claim back as the backup `name` holds it (the app's pods are gone already),
+    for the rollback numbered `rollback`. From a snapshot: the claim is deleted and recreated
+    from it, at least as big as the snapshot's restore size (a claim found already made from
+    that snapshot by this rollback is the work of an earlier, interrupted run of it, and is
+    kept; one made by another rollback holds what was written since); from a copy: the backup
+    is copied over it by the Job `job`.
+
+    Cancelled meanwhile, the work on the claim still goes to its end and the cancel takes
+    effect after it: stopped between deleting the claim and making it again, the app's data
+    would be left only in the snapshot, and a half-done copy leaves the volume half wiped."""
+    work = asyncio.ensure_future(
+        _restore(
+            cluster,
+            namespace,
+            app,
+            claim,
+            method,
+            name,
+            size,
+            storage_class,
+            job,
+            rollback,
+            timeout,
+        )
+    )
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            cancelled = True  # the work's own cancel (a shutdown) is raised by its result
+    work.result()  # its failure, if it failed
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _restore(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    claim: str,
+    method: str,
+    name: str,
+    size: str,
+    storage_class: str | None,
+    job: str,
+    rollback: int,
+    timeout: float,
+) -> None:
     path = claims_path(namespace, claim)
     current = await read(cluster, path)
     if method != SNAPSHOT:
@@ -270,8 +367,15 @@ async def restore(
         current is not None
         and (current.get("spec") or {}).get("dataSource") == source
         and not current["metadata"].get("deletionTimestamp")
+        and (current["metadata"].get("annotations") or {}).get(RESTORED_BY) == str(rollback)
     ):
-        return  # made from the snapshot by an earlier, interrupted restore
+        return  # made from the snapshot by an earlier, interrupted run of this same restore
+    # The snapshot read before anything is deleted: gone, the claim is left as it is; and the
+    # new claim must be at least as big as what the snapshot holds, or it is never made.
+    snapshot = await read(cluster, snapshots_path(namespace, name))
+    if snapshot is None:
+        raise BackupFailed(f"the VolumeSnapshot {name} is gone: {claim} is left as it is")
+    size = _larger(size, str((snapshot.get("status") or {}).get("restoreSize") or size))
     like = current or {"spec": {"storageClassName": storage_class}}
     if current is not None:
         await delete(cluster, path)
@@ -279,10 +383,17 @@ async def restore(
         def gone(found: dict[str, Any] | None) -> str | None:
             return None if found is None else "the old volume is still being deleted"
 
-        await until(cluster, path, gone, timeout=timeout, what=f"deleting the volume {claim}")
+        try:
+            await until(cluster, path, gone, timeout=timeout, what=f"deleting the volume {claim}")
+        except BackupFailed as error:
+            raise BackupFailed(
+                f"{error} (a pod outside the app still mounts it?): it is not made again, "
+                f"its data is kept in the VolumeSnapshot {name}"
+            ) from error
     claim_labels = dict(((current or {}).get("metadata") or {}).get("labels") or {})
     claim_labels = claim_labels or {APP_LABEL: app, "app.kubernetes.io/managed-by": "runway"}
     manifest = _claim(namespace, claim, app, like, claim_labels, source)
+    manifest["metadata"]["annotations"] = {RESTORED_BY: str(rollback)}
     manifest["spec"]["resources"] = {"requests": {"storage": size}}
     try:
         await create_once(cluster, claims_path(namespace), manifest, manager=RESTORE_MANAGER)
@@ -291,3 +402,9 @@ async def restore(
             f"the volume {claim} was deleted but could not be made again from the snapshot "
             f"{name}: {error}"
         ) from error
+
+
+def _larger(one: str, other: str) -> str:
+    """The larger of two quantities (`one` when either cannot be read)."""
+    a, b = parse_quantity(one), parse_quantity(other)
+    return other if a is not None and b is not None and b > a else one

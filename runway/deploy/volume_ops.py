@@ -22,6 +22,10 @@ finds it at zero already) scales it back to what it was."""
 RESTORE_POINT_OF = "runway.dev/restore-point-of"
 """The label of backup PVCs, snapshots and copy Jobs: the app they back up. Not `runway.dev/app`,
 so pruning an app's objects never takes its backups."""
+BACKUP_OF = "runway.dev/backup-of"
+"""On a backup PVC or snapshot: the claim it backs up."""
+BACKUP_DEPLOYMENT = "runway.dev/backup-deployment"
+"""On a backup PVC or snapshot: the number of the deployment whose restore point it is."""
 COPY_LABEL = "runway.dev/copy"
 COPY_FROM = "runway.dev/copy-from"
 COPY_TO = "runway.dev/copy-to"
@@ -66,6 +70,10 @@ def labels(app: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: "runway", RESTORE_POINT_OF: app}
 
 
+def backup_annotations(claim: str, deployment: int) -> dict[str, str]:
+    return {BACKUP_OF: claim, BACKUP_DEPLOYMENT: str(deployment)}
+
+
 async def read(cluster: Cluster, path: str) -> dict[str, Any] | None:
     return await retrying(lambda: cluster.get(path))
 
@@ -73,11 +81,15 @@ async def read(cluster: Cluster, path: str) -> dict[str, Any] | None:
 async def create_once(
     cluster: Cluster, collection: str, manifest: dict[str, Any], *, manager: str = "runway"
 ) -> dict[str, Any]:
-    """Create the object unless one of its name exists (a resumed backup made it already)."""
+    """Create the object unless one of its name exists (a resumed backup made it already).
+    An object of a backup (labelled with RESTORE_POINT_OF) found under its name must carry
+    that label and its annotations: otherwise it is something else that happens to have the
+    name (an app's volume named like a backup, say), never to be written over or pruned, and
+    BackupFailed says so."""
     path = f"{collection}/{manifest['metadata']['name']}"
     found = await read(cluster, path)
     if found is not None:
-        return found
+        return _same_backup(found, manifest)
 
     async def post() -> dict[str, Any]:
         return await cluster.request(
@@ -90,14 +102,35 @@ async def create_once(
         found = await read(cluster, path)  # made meanwhile by an instance before this one
         if found is None:
             raise
+        return _same_backup(found, manifest)
+
+
+def _same_backup(found: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """`found`, when it is the object `manifest` describes (see `create_once`)."""
+    wanted = manifest["metadata"]
+    app = (wanted.get("labels") or {}).get(RESTORE_POINT_OF)
+    if app is None:
         return found
+    meta = found.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    if (meta.get("labels") or {}).get(RESTORE_POINT_OF) == app and all(
+        annotations.get(key) == value for key, value in (wanted.get("annotations") or {}).items()
+    ):
+        return found
+    said = ", ".join(f"{k}={v}" for k, v in (wanted.get("annotations") or {}).items())
+    raise BackupFailed(
+        f"a {manifest['kind']} named {wanted['name']} exists already and is not this backup of "
+        f"app '{app}'{f' ({said})' if said else ''}: runway does not overwrite it; rename the "
+        "volume or delete that object"
+    )
 
 
-async def delete(cluster: Cluster, path: str, *, background: bool = False) -> None:
-    """Delete the object at `path` (gone already is fine)."""
+async def delete(cluster: Cluster, path: str, *, propagation: str | None = None) -> None:
+    """Delete the object at `path` (gone already is fine); `propagation`: `Background` or
+    `Foreground` (the object stays until its dependents are gone)."""
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
-    if background:
-        body["propagationPolicy"] = "Background"
+    if propagation is not None:
+        body["propagationPolicy"] = propagation
     found = await read(cluster, path)
     if found is None or found["metadata"].get("deletionTimestamp"):
         return
@@ -220,7 +253,18 @@ def copy_job(
                             "name": "copy",
                             "image": COPY_IMAGE,
                             "command": ["sh", "-c", script],
-                            # Root, to keep every file's owner.
+                            # Root, to keep every file's owner. A volume holds files of any
+                            # owner and mode (Postgres's 0700 directory of uid 999, say):
+                            # copying them as they are takes CAP_DAC_OVERRIDE (read and
+                            # delete them), CAP_CHOWN (give them their owners), CAP_FOWNER
+                            # (their modes and times) and CAP_FSETID (setgid bits), which
+                            # only root holds in a pod. Environments' namespaces enforce
+                            # Pod Security `baseline` (runway.deploy.environment_objects),
+                            # which admits this Job; `restricted` (only warned there, so the
+                            # API server warns on this Job) requires runAsNonRoot and drops
+                            # every capability but NET_BIND_SERVICE: no copy that keeps
+                            # owners can run under it, and a non-root copy would give every
+                            # file to one user, breaking the app that owns the volume.
                             "securityContext": {"runAsUser": 0},
                             "volumeMounts": [
                                 {"name": "from", "mountPath": "/from", "readOnly": True},
@@ -268,7 +312,29 @@ async def run_copy(
                 )
         return "the copy Job has not completed"
 
-    await until(
-        cluster, jobs_path(namespace, name), done, timeout=timeout, what=f"the copy Job {name}"
-    )
-    await delete(cluster, jobs_path(namespace, name), background=True)
+    try:
+        await until(
+            cluster, jobs_path(namespace, name), done, timeout=timeout, what=f"the copy Job {name}"
+        )
+    except BaseException as error:  # timed out, failed or cancelled
+        try:
+            await _remove_job(cluster, namespace, name, timeout=timeout)
+        except DeployError as left:
+            raise BackupFailed(
+                f"{error}; and the copy Job {name} is still there: {left}"
+            ) from error
+        raise
+    await delete(cluster, jobs_path(namespace, name), propagation="Background")
+
+
+async def _remove_job(cluster: Cluster, namespace: str, name: str, *, timeout: float) -> None:
+    """Delete the copy Job and wait until it is gone with its pods (Foreground): a copy left
+    running would go on writing into a volume the app gets back, and a retry would find the
+    failed Job under its name."""
+    path = jobs_path(namespace, name)
+    await delete(cluster, path, propagation="Foreground")
+
+    def gone(found: dict[str, Any] | None) -> str | None:
+        return None if found is None else "its pods are still being deleted"
+
+    await until(cluster, path, gone, timeout=timeout, what=f"deleting the copy Job {name}")

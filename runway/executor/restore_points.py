@@ -95,12 +95,15 @@ async def resolved_answers(
 async def volumes_to_back_up(
     store: Store, environment: Environment, deployment: Deployment, plan: Plan, answers: Resolved
 ) -> list[Volume]:
-    """What starting `deployment` backs up, compared with the deployment the cluster runs."""
+    """What starting `deployment` backs up, compared with the deployment the cluster runs.
+    Everything, when that one stored no restore point: its backup failed or was cancelled, so
+    none of its steps ran, and what it would have changed is not in the cluster (nor backed
+    up): its retry must back up what it changes."""
     earlier_id = await store.restore_points.previous_started(
         environment.id, deployment.app, deployment.number
     )
     earlier = None if earlier_id is None else await store.deployments.get(earlier_id)
-    if earlier is None:
+    if earlier is None or await store.restore_points.of_deployment(earlier.id) is None:
         return changed_volumes(plan, answers, None, None)
     earlier_answers = await resolved_answers(store, environment, earlier)
     return changed_volumes(plan, answers, plan_from_document(earlier.plan), earlier_answers)
@@ -116,9 +119,10 @@ async def take(
     timeout: float,
     now: datetime,
 ) -> RestorePoint:
-    """Back up `volumes` (those with no claim yet hold nothing and are left out) and store the
-    restore point; the one stored already when there is one. BackupFailed or DeployError when
-    a backup cannot be made: nothing of the app's workloads changed but a copy's scaling."""
+    """Back up `volumes` (those with no bound claim yet hold nothing and are left out) and
+    store the restore point; the one stored already when there is one. BackupFailed or
+    DeployError when a backup cannot be made: nothing of the app's workloads changed but a
+    copy's scaling."""
     found = await store.restore_points.of_deployment(deployment.id)
     if found is not None:
         return found
@@ -129,12 +133,15 @@ async def take(
         claim = await claim_of(cluster, namespace, claim_name)
         if claim is None or claim["metadata"].get("deletionTimestamp"):
             continue
+        if (claim.get("status") or {}).get("phase") != "Bound":
+            continue  # never bound (waiting for a first pod, say): it holds no data yet
         made = await back_up(
             cluster,
             namespace,
             app,
             claim,
             name=backup_name(claim_name, deployment.number),
+            deployment=deployment.number,
             workload=object_name(app, service),
             timeout=timeout,
         )
@@ -161,15 +168,19 @@ async def prune(
 ) -> list[int]:
     """Delete the backups of the app's restore points past the environment's retention
     (the newest ones with backups are kept); the numbers of the deployments pruned. A backup
-    that cannot be deleted now is tried again at the next prune."""
+    that cannot be deleted now is tried again at the next prune. Never pruned, whatever the
+    retention: the restore points a rollback to the app's latest success restores from (for
+    each volume, the earliest one taken after it)."""
     kept = await store.restore_points.kept(environment.id)
-    live = [
-        point
-        for point in await store.restore_points.of_app(environment.id, app)
-        if point.pruned_at is None and point.volumes
-    ]
+    points = await store.restore_points.of_app(environment.id, app)
+    latest = await store.deployments.last_succeeded(environment.id, app)
+    after = 0 if latest is None else latest.number
+    needed = {p.number for p, _ in by_claim(p for p in points if p.number > after).values()}
+    live = [point for point in points if point.pruned_at is None and point.volumes]
     pruned = []
     for point in live[: max(0, len(live) - kept)]:
+        if point.number in needed:
+            continue
         try:
             for backup in point.volumes:
                 await delete_backup(cluster, environment.namespace, backup.method, backup.name)

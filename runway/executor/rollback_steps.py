@@ -118,8 +118,13 @@ async def _backup(run: DeploymentRun) -> None:
         timeout=run.limits.step_timeout,
         now=run.clock(),
     )
-    await _said(run, point)
-    if point.volumes:
+    await _said(run, point)  # pruned once the rollback succeeded (`rollback_succeeded`)
+
+
+async def rollback_succeeded(run: DeploymentRun) -> None:
+    """Prune the app's restore points once a rollback succeeded, not before: until its
+    restore is done, the one it restores from may be past the retention."""
+    if run.deployment.rollback_of is not None:
         await _prune(run)
 
 
@@ -141,20 +146,30 @@ async def _restore(run: DeploymentRun) -> None:
             )
     run._check_lease()
     await stop_app(run.cluster, namespace, deployment.app, timeout=run.limits.step_timeout)
+    done: list[str] = []
     for claim, (_, backup) in sources.items():
         run._check_lease()
-        await restore(
-            run.cluster,
-            namespace,
-            deployment.app,
-            claim=claim,
-            method=backup.method,
-            name=backup.name,
-            size=backup.size,
-            storage_class=backup.storage_class,
-            job=restore_points.restore_job_name(claim, deployment.number),
-            timeout=run.limits.step_timeout,
-        )
+        try:
+            await restore(
+                run.cluster,
+                namespace,
+                deployment.app,
+                claim=claim,
+                method=backup.method,
+                name=backup.name,
+                size=backup.size,
+                storage_class=backup.storage_class,
+                job=restore_points.restore_job_name(claim, deployment.number),
+                rollback=deployment.number,
+                timeout=run.limits.step_timeout,
+            )
+        except BackupFailed as error:
+            restored = f"restored already: {', '.join(done)}" if done else "none restored yet"
+            raise BackupFailed(
+                f"{error}; the app is left stopped (its workloads at zero replicas, volumes "
+                f"{restored})"
+            ) from error
+        done.append(claim)
         log.info("deployment %s: restored %s from %s", deployment.id, claim, backup.name)
 
 

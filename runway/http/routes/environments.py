@@ -143,10 +143,7 @@ async def delete_environment(request: Request) -> Response:
         raise conflict(
             f"environment '{env.name}' has an active deployment: cancel it or wait until it "
             "ends, then delete the environment",
-            [
-                {"active_deployment": {"id": d.id, "number": d.number, "app": d.app}}
-                for d in active
-            ],
+            [{"active_deployment": {"id": d.id, "number": d.number, "app": d.app}} for d in active],
         )
     if ctx.cluster is None:
         log.warning(
