@@ -117,6 +117,13 @@ def _environment_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the StorageClass of apps' volumes (default: the cluster's default class)",
     )
+    add(
+        "--snapshot-class",
+        default=_env("SNAPSHOT_CLASS"),
+        metavar="NAME",
+        help="the VolumeSnapshotClass restore points use for volumes of its driver (default: "
+        "that driver's default class; volumes with none are copied)",
+    )
 
 
 def add_commands(commands: Commands) -> None:

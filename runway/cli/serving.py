@@ -122,9 +122,13 @@ def environment_settings(args: Namespace) -> EnvironmentSettings:
 
 
 def render_settings(args: Namespace) -> RenderSettings:
-    """How apps are rendered, as far as the command line says (`--storage-class`); the
-    stored installation settings add the ingress class and TLS (runway.http.installation)."""
-    return RenderSettings(storage_class=getattr(args, "storage_class", None) or None)
+    """How apps are rendered and backed up, as far as the command line says
+    (`--storage-class`, `--snapshot-class`); the stored installation settings add the
+    ingress class and TLS (runway.http.installation)."""
+    return RenderSettings(
+        storage_class=getattr(args, "storage_class", None) or None,
+        snapshot_class=getattr(args, "snapshot_class", None) or None,
+    )
 
 
 def lease_limits(args: Namespace) -> Limits:

@@ -62,9 +62,12 @@ async def claim_of(cluster: Cluster, namespace: str, claim: str) -> dict[str, An
     return await read(cluster, claims_path(namespace, claim))
 
 
-async def snapshot_class_for(cluster: Cluster, claim: dict[str, Any]) -> str | None:
-    """The VolumeSnapshotClass for the driver of the claim's volume (the default one among
-    several), or None: the cluster has no snapshots for it (or none at all)."""
+async def snapshot_class_for(
+    cluster: Cluster, claim: dict[str, Any], preferred: str | None = None
+) -> str | None:
+    """The VolumeSnapshotClass for the driver of the claim's volume (`preferred`, the
+    installation's, when it is one for that driver; else the default one among several), or
+    None: the cluster has no snapshots for it (or none at all)."""
     driver = await _driver(cluster, claim)
     if driver is None:
         return None
@@ -74,7 +77,10 @@ async def snapshot_class_for(cluster: Cluster, claim: dict[str, Any]) -> str | N
         return None  # no snapshot API in this cluster
     matching = [c for c in found.get("items") or [] if c.get("driver") == driver]
     matching.sort(
-        key=lambda c: (c["metadata"].get("annotations") or {}).get(DEFAULT_SNAPSHOT_CLASS) != "true"
+        key=lambda c: (
+            c["metadata"]["name"] != preferred,
+            (c["metadata"].get("annotations") or {}).get(DEFAULT_SNAPSHOT_CLASS) != "true",
+        )
     )
     return str(matching[0]["metadata"]["name"]) if matching else None
 
@@ -110,13 +116,15 @@ async def back_up(
     deployment: int,
     workload: str,
     timeout: float,
+    snapshot_class: str | None = None,
 ) -> Taken:
     """Back up the claim as `name` (a snapshot, or a backup PVC filled by the copy Job
     `name`-copy with the Deployment `workload` scaled to zero meanwhile), for the restore
-    point of deployment number `deployment`."""
+    point of deployment number `deployment`. `snapshot_class`: the installation's, preferred
+    for volumes of its driver."""
     claim_name = str(claim["metadata"]["name"])
     storage_class = (claim.get("spec") or {}).get("storageClassName")
-    snapshot_class = await snapshot_class_for(cluster, claim)
+    snapshot_class = await snapshot_class_for(cluster, claim, snapshot_class)
     annotations = backup_annotations(claim_name, deployment)
     if snapshot_class is not None:
         await _snapshot(

@@ -39,12 +39,14 @@ class ExistingTls:
 
 @dataclass(frozen=True, slots=True)
 class RenderSettings:
-    """The installation's choices: ingress class, TLS (None: plain HTTP) and storage class
-    (None: the cluster's default)."""
+    """The installation's choices: ingress class, TLS (None: plain HTTP), storage class
+    (None: the cluster's default) and the VolumeSnapshotClass preferred for restore points
+    (None: the default class of each volume's driver)."""
 
     ingress_class: str | None = None
     tls: CertManagerTls | ExistingTls | None = None
     storage_class: str | None = None
+    snapshot_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

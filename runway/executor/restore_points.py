@@ -118,6 +118,7 @@ async def take(
     *,
     timeout: float,
     now: datetime,
+    snapshot_class: str | None = None,
 ) -> RestorePoint:
     """Back up `volumes` (those with no bound claim yet hold nothing and are left out) and
     store the restore point; the one stored already when there is one. BackupFailed or
@@ -144,6 +145,7 @@ async def take(
             deployment=deployment.number,
             workload=object_name(app, service),
             timeout=timeout,
+            snapshot_class=snapshot_class,
         )
         taken.append(
             VolumeBackup(

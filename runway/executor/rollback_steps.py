@@ -53,6 +53,7 @@ async def start_restore_point(run: DeploymentRun) -> str | None:
             volumes,
             timeout=run.limits.step_timeout,
             now=run.clock(),
+            snapshot_class=run.settings.snapshot_class,
         )
     except DeployError as error:
         log.info("deployment %s: restore point failed: %s", deployment.id, error)
@@ -117,6 +118,7 @@ async def _backup(run: DeploymentRun) -> None:
         volumes,
         timeout=run.limits.step_timeout,
         now=run.clock(),
+        snapshot_class=run.settings.snapshot_class,
     )
     await _said(run, point)  # pruned once the rollback succeeded (`rollback_succeeded`)
 
