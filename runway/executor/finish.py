@@ -36,8 +36,10 @@ async def finish(
 ) -> Pruned:
     """Prune the app's objects the deployment no longer has (every step rendered again, which
     is pure, so a resumed deployment whose steps ran on another instance knows them too), then
-    free the hosts it no longer exposes. Input Secrets that any of the app's deployments refers
-    to stay (restore points will narrow this); volumes are reported, never deleted here."""
+    free the hosts it no longer exposes. The Secrets of secret answers go once no deployment
+    still needed refers to them (not ended, the latest success, or one a rollback may still
+    go back to: its restore points are pruned first); volumes are reported, never deleted
+    here."""
     values = {
         name: await read_secret_input(cluster, environment.namespace, ref)
         for name, ref in target.secrets.items()
@@ -57,7 +59,7 @@ async def finish(
         if step.kind in (StepKind.SERVICE, StepKind.JOB)
         for manifest in render_step(plan, step.name, full)
     ]
-    keep = await store.deployments.secret_names(environment.id, deployment.app)
+    keep = await store.restore_points.secret_names_needed(environment.id, deployment.app)
     pruned = await prune(
         cluster,
         environment.namespace,

@@ -11,7 +11,7 @@ so a start resumed after a crash makes nothing twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from runway.deploy.backup import back_up, claim_of, delete_backup
@@ -22,6 +22,7 @@ from runway.deploy.volume_ops import fit
 from runway.executor.answers import Resolved, resolve
 from runway.planner import Plan, plan_from_document
 from runway.store import Deployment, Environment, Store
+from runway.store.leases import Lease
 from runway.store.restore_points import RestorePoint, VolumeBackup
 
 log = logging.getLogger("runway.executor")
@@ -119,17 +120,22 @@ async def take(
     timeout: float,
     now: datetime,
     snapshot_class: str | None = None,
+    lease: Lease | None = None,
+    may_act: Callable[[], None] = lambda: None,
 ) -> RestorePoint:
     """Back up `volumes` (those with no bound claim yet hold nothing and are left out) and
     store the restore point; the one stored already when there is one. BackupFailed or
     DeployError when a backup cannot be made: nothing of the app's workloads changed but a
-    copy's scaling."""
+    copy's scaling. Backups take minutes: `may_act` (the run's lease check, LeaseLost when
+    it may be lost) is asked before each volume, and the restore point is stored only while
+    `lease` is held."""
     found = await store.restore_points.of_deployment(deployment.id)
     if found is not None:
         return found
     namespace, app = environment.namespace, deployment.app
     taken = []
     for service, volume in volumes:
+        may_act()
         claim_name = volume_claim_name(app, service, volume)
         claim = await claim_of(cluster, namespace, claim_name)
         if claim is None or claim["metadata"].get("deletionTimestamp"):
@@ -161,18 +167,25 @@ async def take(
             )
         )
     return await store.restore_points.record(
-        deployment.id, environment.id, app, deployment.number, taken, now
+        deployment.id, environment.id, app, deployment.number, taken, now, lease=lease
     )
 
 
 async def prune(
-    store: Store, cluster: Cluster, environment: Environment, app: str, now: datetime
+    store: Store,
+    cluster: Cluster,
+    environment: Environment,
+    app: str,
+    now: datetime,
+    *,
+    lease: Lease | None = None,
 ) -> list[int]:
     """Delete the backups of the app's restore points past the environment's retention
     (the newest ones with backups are kept); the numbers of the deployments pruned. A backup
     that cannot be deleted now is tried again at the next prune. Never pruned, whatever the
     retention: the restore points a rollback to the app's latest success restores from (for
-    each volume, the earliest one taken after it)."""
+    each volume, the earliest one taken after it). With `lease` (the pruning run's), a
+    restore point is marked pruned only while it is held (LeaseLost otherwise)."""
     kept = await store.restore_points.kept(environment.id)
     points = await store.restore_points.of_app(environment.id, app)
     latest = await store.deployments.last_succeeded(environment.id, app)
@@ -189,7 +202,7 @@ async def prune(
         except DeployError as error:
             log.warning("restore point of deployment #%s not pruned: %s", point.number, error)
             continue
-        await store.restore_points.mark_pruned(point.deployment_id, now)
+        await store.restore_points.mark_pruned(point.deployment_id, now, lease=lease)
         pruned.append(point.number)
     return pruned
 

@@ -54,6 +54,8 @@ async def start_restore_point(run: DeploymentRun) -> str | None:
             timeout=run.limits.step_timeout,
             now=run.clock(),
             snapshot_class=run.settings.snapshot_class,
+            lease=run.lease,
+            may_act=run._check_lease,
         )
     except DeployError as error:
         log.info("deployment %s: restore point failed: %s", deployment.id, error)
@@ -77,7 +79,12 @@ async def _said(run: DeploymentRun, point: RestorePoint) -> None:
 async def _prune(run: DeploymentRun) -> None:
     try:
         await restore_points.prune(
-            run.store, run.cluster, run.environment, run.deployment.app, run.clock()
+            run.store,
+            run.cluster,
+            run.environment,
+            run.deployment.app,
+            run.clock(),
+            lease=run.lease,
         )
     except DeployError as error:  # kept for the next prune: not a reason to fail
         log.warning("deployment %s: restore points not pruned: %s", run.deployment.id, error)
@@ -119,6 +126,8 @@ async def _backup(run: DeploymentRun) -> None:
         timeout=run.limits.step_timeout,
         now=run.clock(),
         snapshot_class=run.settings.snapshot_class,
+        lease=run.lease,
+        may_act=run._check_lease,
     )
     await _said(run, point)  # pruned once the rollback succeeded (`rollback_succeeded`)
 

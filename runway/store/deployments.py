@@ -244,22 +244,6 @@ class Deployments:
             row = await self._db.fetch_one(query.order_by(deployments.c.number.desc()).limit(1))
             return None if row is None else (await self._with_steps([row]))[0]
 
-    async def secret_names(self, environment_id: int, app: str) -> set[str]:
-        """The Secrets the answers of any of the app's deployments in the environment refer
-        to: what pruning keeps until restore points say which may go (DESIGN.md: Secrets and
-        restore points are pruned together)."""
-        rows = await self._db.fetch_all(
-            sa.select(answers.c.secret_name)
-            .distinct()
-            .join_from(answers, deployments, answers.c.deployment_id == deployments.c.id)
-            .where(
-                deployments.c.environment_id == environment_id,
-                deployments.c.app == app,
-                answers.c.secret_name.is_not(None),
-            )
-        )
-        return {str(row["secret_name"]) for row in rows}
-
     async def newer_pending(self, environment_id: int, app: str, number: int) -> bool:
         """Whether the app has a deployment numbered above `number` in the environment that
         has not ended (created, running or waiting for input): its claims are its own."""

@@ -17,7 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from runway.store.database import Db, Row
+from runway.store.leases import Lease, Leases
+from runway.store.records import DeploymentStatus
 from runway.store.tables import (
+    answers,
     deployments,
     environments,
     events,
@@ -30,6 +33,21 @@ KEPT = 3
 """Restore points of each app an environment keeps unless it says otherwise."""
 MOST_KEPT = 50
 """The most an environment may keep: each holds a copy of the app's volumes."""
+_STARTED = frozenset(
+    s.value
+    for s in (
+        DeploymentStatus.RUNNING,
+        DeploymentStatus.WAITING_FOR_INPUT,
+        DeploymentStatus.SUCCEEDED,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.CANCELLED,
+    )
+)
+_NOT_ENDED = (
+    DeploymentStatus.CREATED,
+    DeploymentStatus.RUNNING,
+    DeploymentStatus.WAITING_FOR_INPUT,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +125,7 @@ def _point(row: Row) -> RestorePoint:
 class RestorePoints:
     def __init__(self, db: Db) -> None:
         self._db = db
+        self._leases = Leases(db)
 
     async def record(
         self,
@@ -116,9 +135,13 @@ class RestorePoints:
         number: int,
         volumes: builtins.list[VolumeBackup],
         now: datetime,
+        *,
+        lease: Lease | None = None,
     ) -> RestorePoint:
-        """Store the deployment's restore point (once: a second call keeps the first)."""
+        """Store the deployment's restore point (once: a second call keeps the first); with
+        `lease` (the run's), only while it is held: LeaseLost, writing nothing, when it is not."""
         async with self._db.write():
+            await self._leases.hold(lease)
             found = await self.of_deployment(deployment_id)
             if found is not None:
                 return found
@@ -164,13 +187,65 @@ class RestorePoints:
         )
         return [_point(row) for row in rows]
 
-    async def mark_pruned(self, deployment_id: int, now: datetime) -> None:
+    async def mark_pruned(
+        self, deployment_id: int, now: datetime, *, lease: Lease | None = None
+    ) -> None:
+        """Say the restore point's backups are gone; with `lease` (of the run that pruned
+        them), only while it is held: LeaseLost, writing nothing, when it is not."""
         async with self._db.write():
+            await self._leases.hold(lease)
             await self._db.execute(
                 sa.update(restore_points)
                 .where(restore_points.c.deployment_id == deployment_id)
                 .values(pruned_at=utc(now))
             )
+
+    async def secret_names_needed(self, environment_id: int, app: str) -> set[str]:
+        """The Secrets of secret answers that the app's deployments still needed refer to (an
+        answer Secret no such deployment refers to may be pruned: DESIGN.md, Secrets and
+        restore points are pruned together). Needed: those not ended (created, running,
+        waiting for input), the latest success (the next deployment reuses its answers), and
+        every deployment a rollback may still go back to or undo: each from the oldest restore
+        point whose backups are not pruned, or the oldest of the newest `kept` started, on,
+        and the last success before it. A deployment
+        reuses the answers of the last success before it, which is always among these too."""
+        rows = await self._db.fetch_all(
+            sa.select(deployments.c.id, deployments.c.number, deployments.c.status).where(
+                deployments.c.environment_id == environment_id, deployments.c.app == app
+            )
+        )
+        kept = await self.kept(environment_id)
+        points = await self.of_app(environment_id, app)
+        # A rollback may start from a deployment whose backups are not pruned, and from any of
+        # the newest `kept` started ones (an app without volumes backs nothing up, so its
+        # restore points never say which).
+        live = [p.number for p in points if p.pruned_at is None and p.volumes]
+        started = sorted(int(r["number"]) for r in rows if r["status"] in _STARTED)
+        live += started[-kept:]
+        oldest = min(live, default=None)
+        succeeded = [
+            int(r["number"]) for r in rows if r["status"] == DeploymentStatus.SUCCEEDED.value
+        ]
+        needed = {max(succeeded)} if succeeded else set()
+        before = [n for n in succeeded if oldest is not None and n < oldest]
+        if before:
+            needed.add(max(before))
+        not_ended = {s.value for s in _NOT_ENDED}
+        ids = [
+            int(r["id"])
+            for r in rows
+            if r["status"] in not_ended
+            or int(r["number"]) in needed
+            or (oldest is not None and int(r["number"]) >= oldest)
+        ]
+        if not ids:
+            return set()
+        found = await self._db.fetch_all(
+            sa.select(answers.c.secret_name)
+            .distinct()
+            .where(answers.c.deployment_id.in_(ids), answers.c.secret_name.is_not(None))
+        )
+        return {str(row["secret_name"]) for row in found}
 
     async def previous_started(self, environment_id: int, app: str, before: int) -> int | None:
         """The id of the app's newest deployment numbered below `before` that was started: the
