@@ -42,6 +42,8 @@ async def test_an_environment_with_an_active_deployment_is_kept(cluster_world: W
     blog = await send_blog(bob)
     assert (await bob.post(f"/api/v1/deployments/{blog['id']}/start")).status_code == 200
     await wait_for(bob, blog["id"], "waiting_for_input")
+    newer = await send_blog(bob)  # the app's latest is only created: the older one runs
+    assert newer["number"] == 2
     refused = await bob.delete("/api/v1/environments/staging")
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["details"] == [

@@ -19,7 +19,7 @@ from runway.http.namespaces import REQUEST_RETRY, try_namespace
 from runway.http.requests import Caller, Fields, caller, json_body, page, storable
 from runway.http.views import environment_view, restore_point_view
 from runway.store import AlreadyExists
-from runway.store.records import DeploymentStatus, Environment, OnFailure, User
+from runway.store.records import Environment, OnFailure, User
 from runway.store.restore_points import MOST_KEPT
 
 log = logging.getLogger("runway.http")
@@ -134,11 +134,8 @@ async def delete_environment(request: Request) -> Response:
     who = await caller(request)
     env = await environment(request, who)
     ctx = context(request)
-    active = [
-        deployment
-        for deployment in await ctx.store.deployments.latest_per_app(env.id)
-        if deployment.status in (DeploymentStatus.RUNNING, DeploymentStatus.WAITING_FOR_INPUT)
-    ]
+    # Any running one, not only each app's latest: a newer deployment may be merely created.
+    active = [d for d in await ctx.store.deployments.active() if d.environment_id == env.id]
     if active:
         raise conflict(
             f"environment '{env.name}' has an active deployment: cancel it or wait until it "
