@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -36,6 +35,7 @@ from sqlalchemy.sql import ClauseElement
 
 from runway.store.errors import DatabaseUnavailable
 from runway.store.sqlite_loop import SQLiteOnLoop
+from runway.store.unavailable import reason, translated
 
 Backend = Literal["sqlite", "postgresql"]
 
@@ -54,56 +54,6 @@ write transactions never wait on anything but the database, so a live instance n
 this long in one; a frozen one's lease has lapsed by then (10 s by default), so the takeover
 waits no longer than it would anyway. (A connection pooler that refuses startup parameters,
 such as PgBouncer without `ignore_startup_parameters`, needs this set on the role instead.)"""
-
-_LOST = (
-    OSError,  # refused, reset, timed out (TimeoutError is one)
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,  # "connection is closed", a pool being closed
-    asyncpg.exceptions.OperatorInterventionError,  # the server shutting down or restarting
-    # Two transactions in each other's way (the server chose this one to fail): nothing was
-    # written, and the same request again succeeds.
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.SerializationError,
-)
-_SQLITE_UNAVAILABLE = ("locked", "disk", "unable to open", "readonly", "busy")
-
-
-def unavailable(error: BaseException) -> bool:
-    """Whether a driver's exception means the database cannot be used now (not a bug of the
-    query): translated to DatabaseUnavailable, which callers answer with 503 and retry.
-    SQLAlchemy's wrappers are looked through to the driver's own exception."""
-    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
-        return True
-    seen: set[int] = set()
-    found: BaseException | None = error
-    while found is not None and id(found) not in seen:
-        seen.add(id(found))
-        if isinstance(found, sqlite3.OperationalError):
-            if any(word in str(found).lower() for word in _SQLITE_UNAVAILABLE):
-                return True
-        elif isinstance(found, _LOST):
-            return True
-        orig = getattr(found, "orig", None)
-        found = orig if isinstance(orig, BaseException) else found.__cause__
-    return False
-
-
-@contextlib.contextmanager
-def _translated(url: str) -> Iterator[None]:
-    """Driver errors meaning the database is away become DatabaseUnavailable, naming `url`."""
-    try:
-        yield
-    except DatabaseUnavailable:
-        raise
-    except Exception as error:
-        if unavailable(error):
-            raise DatabaseUnavailable(
-                f"the database at {url} cannot be used now: {_reason(error)}"
-            ) from error
-        raise
-
 
 # SQLite and Postgres both cap bind parameters per statement (32766 and 32767).
 MAX_PARAMS = 30_000
@@ -294,7 +244,7 @@ class Db:
         except Exception as error:
             await self.close()
             raise DatabaseUnavailable(
-                f"cannot reach the database at {self.url}: {_reason(error)}"
+                f"cannot reach the database at {self.url}: {reason(error)}"
             ) from error
 
     async def close(self) -> None:
@@ -319,7 +269,7 @@ class Db:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
         self._check_open()
-        with _translated(self.url):
+        with translated(self.url):
             kept = self._task_connection()
             if kept is not None:
                 yield kept
@@ -409,7 +359,7 @@ class Db:
             yield  # SQLite: nothing lives in a session that runway uses
             return
         self._check_open()
-        with _translated(self.url):
+        with translated(self.url):
             async with self._plain.connect() as connection:
                 with self._bind(connection):
                     yield
@@ -446,7 +396,7 @@ class Db:
         committed: list[Callable[[], None]] = []
         pending = self._committed.set(committed)
         try:
-            with _translated(self.url):
+            with translated(self.url):
                 async with self._transaction() as connection:
                     with self._bind(connection):
                         yield
@@ -495,7 +445,3 @@ def _prepare_sqlite(path: str) -> None:
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError(f"cannot switch the database to WAL mode: {mode}")
         time.sleep(0.02)
-
-
-def _reason(error: BaseException) -> str:
-    return str(error).strip() or type(error).__name__

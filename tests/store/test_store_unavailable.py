@@ -8,8 +8,9 @@ import sqlite3
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from runway.store.database import Db, unavailable
+from runway.store.database import Db
 from runway.store.errors import DatabaseUnavailable
+from runway.store.unavailable import unavailable
 
 
 @pytest.mark.parametrize(
