@@ -4,11 +4,13 @@ runway's CPU per step, and how late its events reach a Server-Sent Events client
     python bench/execute.py [--layers 20] [--width 50] [--fanin 3] [--delay 1] [--limit 100]
     python bench/execute.py --profile        # also where runway's CPU goes (cProfile of CPU
                                              # time, saved beside the run's database)
+    python bench/execute.py --default-gc     # with CPython's collector settings, for comparison
 
 What runs: examples/wide.py's configuration (LAYERS layers of WIDTH services, each depending on
 FANIN of the layer before: 1,000 steps, a critical path of 20) is sent over HTTP to runway's API
 (runway.http.create_app, served by uvicorn in this process, the store on SQLite in a temporary
-dir) and started there; runway.executor.Executor runs it with Limits(per_deployment=LIMIT,
+dir; the garbage collector settled as `runway serve` settles it, runway.http.collector) and
+started there; runway.executor.Executor runs it with Limits(per_deployment=LIMIT,
 per_instance=LIMIT), LIMIT defaulting to twice the layer width so the limit never holds a step
 back. The cluster is `runway sim-cluster --admin` in its own process, each container ready DELAY
 seconds after its pod is made (`PUT /_sim/behaviour {ready_delay}`); the owner's quota is raised
@@ -34,6 +36,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -55,7 +58,7 @@ from runway.cli.serving import listen
 from runway.deploy.connection import Cluster, connect
 from runway.executor.executor import Executor
 from runway.executor.run import Limits
-from runway.http import Settings, create_app
+from runway.http import Settings, collector, create_app
 from runway.simcluster.process import SimProcess, run_simulator
 from runway.store import Store, sqlite_url
 from runway.store.records import Event
@@ -119,7 +122,9 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def server(directory: Path, cluster: Cluster, limit: int) -> AsyncIterator[Server]:
+async def server(
+    directory: Path, cluster: Cluster, limit: int, settle: bool
+) -> AsyncIterator[Server]:
     listening = listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{listening.getsockname()[1]}"
     limits = Limits(per_deployment=limit, per_instance=limit)
@@ -129,6 +134,8 @@ async def server(directory: Path, cluster: Cluster, limit: int) -> AsyncIterator
     await store.users.create_first_admin_directly("admin", hashed, datetime.now(UTC))
     app = create_app(settings, store, cluster=cluster)
     executor = app.state.runway.executor
+    if settle:
+        collector.settle()  # as `runway serve` does before it serves
     uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(uvicorn_server.serve(sockets=[listening]))
     try:
@@ -152,6 +159,32 @@ async def server(directory: Path, cluster: Cluster, limit: int) -> AsyncIterator
         listening.close()
 
 
+class Collections:
+    """The time this process spends in the garbage collector, by generation, while on."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._began = 0.0
+        self.on = False
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.seconds[info["generation"]] += time.process_time() - self._began
+            self.counts[info["generation"]] += 1
+
+    def line(self) -> str:
+        each = ", ".join(
+            f"gen {g}: {n} in {s * 1000:.0f} ms"
+            for g, (n, s) in enumerate(zip(self.counts, self.seconds, strict=True))
+        )
+        return f"gc         {sum(self.seconds):.2f} s of runway's CPU ({each})"
+
+
 @dataclass
 class Run:
     steps: int
@@ -165,7 +198,11 @@ class Run:
 
 
 async def run(
-    bench: Server, sim: SimProcess, configuration: str, profiler: cProfile.Profile | None
+    bench: Server,
+    sim: SimProcess,
+    configuration: str,
+    profiler: cProfile.Profile | None,
+    collections: Collections | None = None,
 ) -> Run:
     """Create, start and wait for one deployment of `configuration`; its figures."""
     made = await bench.client.post(
@@ -200,6 +237,8 @@ async def run(
     sim_cpu, cpu, wall = sim.cpu(), time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
+    if collections is not None:
+        collections.on = True
     started = await bench.client.post(f"/api/v1/deployments/{number}/start")
     started.raise_for_status()
     status = await bench.executor.wait(number)
@@ -207,6 +246,8 @@ async def run(
         status = (await bench.store.deployments.get(number)).status  # type: ignore[union-attr]
     if profiler is not None:
         profiler.disable()
+    if collections is not None:
+        collections.on = False
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     sim_cpu = sim.cpu() - sim_cpu
 
@@ -258,6 +299,8 @@ async def main(args: argparse.Namespace) -> int:
     configuration = wide(args.layers, args.width, args.fanin)
     limit = args.limit or 2 * args.width
     profiler = cProfile.Profile(time.process_time) if args.profile else None
+    collections = Collections()
+    gc.callbacks.append(collections)
     with simulator(directory, args.delay) as sim:
         async with await connect(str(sim.kubeconfig)) as cluster:
             for _ in range(50):  # warm the connection pool
@@ -266,9 +309,9 @@ async def main(args: argparse.Namespace) -> int:
             for _ in range(500):
                 await cluster.request("GET", "/version")
             bare = (time.process_time() - began) / 500
-            async with server(directory, cluster, limit) as bench:
+            async with server(directory, cluster, limit, not args.default_gc) as bench:
                 one = await run(bench, sim, probed(ONE), None)
-                big = await run(bench, sim, configuration, profiler)
+                big = await run(bench, sim, configuration, profiler, collections)
 
     ideal = big.critical_path * args.delay
     per_step = big.cpu / big.steps * 1000
@@ -293,6 +336,7 @@ async def main(args: argparse.Namespace) -> int:
         f"{big.sim_cpu / big.steps * 1000:.2f} ms/step, busy {big.sim_cpu / big.wall:.0%} of the "
         "wall time (near 100%: the simulator, one process, bounds the wall time)"
     )
+    print(collections.line())
     print(latency_line("events", big.latencies) + f"  (target p99 <= {TARGET_P99 * 1000:g} ms)")
     print(latency_line("idle", one.latencies) + "  (baseline: the one-step deployment)")
     for phase, seconds in big.phases.items():
@@ -354,4 +398,9 @@ if __name__ == "__main__":
         "--limit", type=int, default=0, help="steps at once (default: twice the width)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the 1,000-step run")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's garbage collector settings (runway serve settles them)",
+    )
     raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -33,7 +33,7 @@ from runway.deploy.environment_objects import EnvironmentSettings
 from runway.deploy.errors import ClusterUnavailable
 from runway.executor.executor import instance_name
 from runway.executor.run import Limits
-from runway.http import Settings, create_app
+from runway.http import Settings, collector, create_app
 from runway.http.access import AccessLog
 from runway.http.installation import effective
 from runway.http.settings import SETUP_TOKEN_LIFETIME
@@ -212,6 +212,7 @@ async def serve(
                 ssh.stop()  # its apps would only wait for the API that is going away
 
         server = _Server(config, on_exit=stopping)
+        collector.settle()
         log.info(
             "runway serving %s (database: %s, instance %s)",
             settings.public_url,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -116,7 +116,7 @@ class DeploymentRun:
         self.settings = settings
         self.clock = clock
         self.plan: Plan = plan_from_document(deployment.plan)
-        self.status = {step.name: step.status for step in deployment.steps}
+        self.status = _Statuses((step.name, step.status) for step in deployment.steps)
         self.failure: tuple[str, str] | None = None
         self.cancelling = False
         self.wake = asyncio.Event()
@@ -235,7 +235,7 @@ class DeploymentRun:
         """Until a step task ends or a signal comes. While a step waits for answers, the
         answers are read again every `answers_recheck` seconds too, in case a signal of answers
         stored elsewhere was lost."""
-        waiting = any(s is S.WAITING_FOR_INPUT for s in self.status.values())
+        waiting = bool(self.status.waiting)
         waiter = asyncio.create_task(self.wake.wait())
         try:
             done, _ = await asyncio.wait(
@@ -251,7 +251,7 @@ class DeploymentRun:
 
     async def _show_waiting(self) -> None:
         """The deployment is `waiting_for_input` while any step is, `running` otherwise."""
-        waiting = any(s is S.WAITING_FOR_INPUT for s in self.status.values())
+        waiting = bool(self.status.waiting)
         current = self.deployment.status
         wanted = D.WAITING_FOR_INPUT if waiting and not self.cancelling else D.RUNNING
         if wanted is not current and self.failure is None and not self.cancelling:
@@ -455,3 +455,21 @@ class DeploymentRun:
 
 def _with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:
     return replace(deployment, status=status)
+
+
+class _Statuses(dict[str, StepStatus]):
+    """Each step's status by name, knowing which steps wait for input without a scan of a
+    thousand steps at each turn of the loop."""
+
+    def __init__(self, items: Iterable[tuple[str, StepStatus]]) -> None:
+        super().__init__()
+        self.waiting: set[str] = set()
+        for name, status in items:
+            self[name] = status
+
+    def __setitem__(self, name: str, status: StepStatus) -> None:
+        super().__setitem__(name, status)
+        if status is StepStatus.WAITING_FOR_INPUT:
+            self.waiting.add(name)
+        else:
+            self.waiting.discard(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from runway.config import fields, template
@@ -45,6 +45,14 @@ class Plan:
     config: Config
     steps: tuple[Step, ...]
     critical_path: tuple[str, ...]
+    _by_name: dict[str, Step] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The first step of a name, as a scan in plan order would find it.
+        by_name: dict[str, Step] = {}
+        for step in self.steps:
+            by_name.setdefault(step.name, step)
+        object.__setattr__(self, "_by_name", by_name)
 
     @property
     def app(self) -> str:
@@ -52,10 +60,7 @@ class Plan:
 
     def step(self, name: str) -> Step:
         """The step called `name` (KeyError when there is none)."""
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
+        return self._by_name[name]
 
     def graph(self) -> DependencyGraph:
         """The dependency graph of the steps, in plan order."""
