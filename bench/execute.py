@@ -195,6 +195,8 @@ class Run:
     latencies: list[float]
     status: str
     phases: dict[str, list[float]]
+    requests: dict[str, int]
+    """The cluster's requests during the run, by method."""
 
 
 async def run(
@@ -234,6 +236,7 @@ async def run(
     if connected.strip() != "connected":
         raise SystemExit(f"the event reader did not connect: {connected!r}")
 
+    since = httpx.get(f"{sim.url}/_sim/requests", params={"since": "0"}).json()["next"]
     sim_cpu, cpu, wall = sim.cpu(), time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -250,6 +253,7 @@ async def run(
         collections.on = False
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     sim_cpu = sim.cpu() - sim_cpu
+    requests = cluster_requests(sim, since)
 
     phases = step_phases(await bench.store.deployments.events(number, limit=100_000))
     output = await asyncio.to_thread(reader.stdout.read)
@@ -264,7 +268,21 @@ async def run(
         latencies,
         str(status),
         phases,
+        requests,
     )
+
+
+def cluster_requests(sim: SimProcess, since: int) -> dict[str, int]:
+    """The Kubernetes API requests the simulator received since request number `since`, by
+    method (a GET with `watch` counted as WATCH)."""
+    found = httpx.get(f"{sim.url}/_sim/requests", params={"since": str(since)}).json()
+    counts: dict[str, int] = {}
+    for request in found["items"]:
+        method = request["method"]
+        if method == "GET" and "watch=" in str(request.get("query") or ""):
+            method = "WATCH"
+        counts[method] = counts.get(method, 0) + 1
+    return counts
 
 
 def step_phases(events: list[Event]) -> dict[str, list[float]]:
@@ -337,6 +355,9 @@ async def main(args: argparse.Namespace) -> int:
         "wall time (near 100%: the simulator, one process, bounds the wall time)"
     )
     print(collections.line())
+    each = ", ".join(f"{method} {n}" for method, n in sorted(big.requests.items()))
+    total = sum(big.requests.values())
+    print(f"requests   {total} to the cluster, {total / big.steps:.2f} per step ({each})")
     print(latency_line("events", big.latencies) + f"  (target p99 <= {TARGET_P99 * 1000:g} ms)")
     print(latency_line("idle", one.latencies) + "  (baseline: the one-step deployment)")
     for phase, seconds in big.phases.items():

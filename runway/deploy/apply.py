@@ -6,10 +6,13 @@ resourceVersion), so resuming a deployment may apply everything again.
 
 Forcing takes every field from whoever had it, so an app's object is first read and refused
 when it belongs to something else: objects are named `<app>-<service>`, and app `blog` with
-service `web-api` names the same object as app `blog-web` with service `api`. The read and the
-write are two requests: two apps creating the same name at the same moment could both pass the
-read (the second then overwrites); closing that needs the name clash refused where apps are
-created, which this module cannot see."""
+service `web-api` names the same object as app `blog-web` with service `api`. The read is the
+shared watch's cache when one is open on the object's collection (as Argo CD reads its live
+state from its cluster cache), otherwise a GET; either way the read and the write are apart: an
+object made by another in the moment between (a GET's round trip, or the watch's delay, a few
+milliseconds) is not seen, and two apps creating the same name at the same moment could both
+pass the read (the second then overwrites). Closing that needs the name clash refused where
+apps are created, which this module cannot see. A refusal is always confirmed by a GET."""
 
 from __future__ import annotations
 
@@ -133,6 +136,10 @@ def owned_by(labels: Mapping[str, Any], app: str) -> bool:
     return labels.get(MANAGED_BY_LABEL) == "runway" and labels.get(APP_LABEL) == app
 
 
+def _owned(existing: dict[str, Any], app: str) -> bool:
+    return owned_by((existing.get("metadata") or {}).get("labels") or {}, app)
+
+
 def _refuse_foreign(manifest: dict[str, Any], existing: dict[str, Any], app: str) -> None:
     """PermanentError, in plain words, when the object already there is not `app`'s."""
     labels = (existing.get("metadata") or {}).get("labels") or {}
@@ -156,15 +163,22 @@ def _refuse_foreign(manifest: dict[str, Any], existing: dict[str, Any], app: str
 async def apply(cluster: Cluster, manifest: dict[str, Any], retry: Retry = RETRY) -> dict[str, Any]:
     """Server-side apply one object; the object as the cluster has it afterwards.
 
-    An object labelled with its app (`runway.dev/app`) is read first (one GET): when it
-    exists and is not runway's object of that same app, PermanentError names it and its owner,
-    and nothing is written. Temporary failures are retried (`retry`); PermanentError (an
+    An object labelled with its app (`runway.dev/app`) is looked at first: in the shared
+    watch of its collection when one is open (runway.deploy.informers: a readiness wait keeps
+    the namespace's Deployments, ReplicaSets, Jobs and pods watched), otherwise read (one GET).
+    When it exists and is not runway's object of that same app, PermanentError names it and
+    its owner, and nothing is written. Temporary failures are retried (`retry`); PermanentError (an
     unknown field, an invalid or immutable value, quota, forbidden) is raised at once, naming
     the field or limit."""
     path = object_path(manifest)
     app = ((manifest.get("metadata") or {}).get("labels") or {}).get(APP_LABEL)
     if app:
-        existing = await retrying(lambda: cluster.get(path), retry)
+        collection, name = path.rsplit("/", 1)
+        watched, existing = cluster.informers.cached(collection, name)
+        if not watched or (existing is not None and not _owned(existing, str(app))):
+            # Not watched: read it. Another's in the watch's cache: read it again before
+            # refusing, in case it has gone since.
+            existing = await retrying(lambda: cluster.get(path), retry)
         if existing is not None:
             _refuse_foreign(manifest, existing, str(app))
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]

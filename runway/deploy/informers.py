@@ -287,6 +287,22 @@ class Informers:
                 loop = asyncio.get_running_loop()
                 informer.idle = loop.call_later(self.linger, self._stop, informer)
 
+    def cached(self, path: str, name: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the collection at `path` is being watched, listed and without a pending
+        error, and if so the object called `name` as the watch last showed it (None: it has
+        none by that name). Not watched: (False, None), and the caller reads the cluster."""
+        informer = self._informers.get(path)
+        if (
+            informer is None
+            or informer.objects is None
+            or informer.failure is not None
+            or informer.error is not None
+            or informer.task is None
+            or informer.task.done()
+        ):
+            return False, None
+        return True, informer.objects.get(name)
+
     async def close(self) -> None:
         """Stop every watch."""
         informers = list(self._informers.values())

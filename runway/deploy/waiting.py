@@ -84,7 +84,10 @@ async def wait_ready(
             )
             for which, path in collections.items()
         }
-        checked = -tick  # when a workload missing from the cache was last looked up
+        # When the workload was last read directly, for when the cache misses it (or has an
+        # older version). The apply's answer counts as a read: the watch brings that version a
+        # moment later, so a wait reads the cluster itself only when the watch is a tick late.
+        checked = loop.time()
         alarm = _Alarm(loop, changed)
         stack.callback(alarm.cancel)
         while True:

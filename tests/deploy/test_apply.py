@@ -3,6 +3,7 @@ not retried), and a cluster that fails for a moment (5xx, dropped connection) su
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -292,3 +293,82 @@ async def test_the_guards_read_is_retried_like_the_apply(world: World, namespace
     applied = await apply(world.cluster, deployment, QUICK)
 
     assert applied["metadata"]["labels"]["runway.dev/app"] == "blog"
+
+
+async def _watched(world: World, path: str, name: str, present: bool) -> None:
+    """Wait until the shared watch of `path` shows `name` (or shows it gone)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        watched, found = world.cluster.informers.cached(path, name)
+        if watched and (found is not None) == present:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the watch of {path} never showed {name} {'made' if present else 'gone'}")
+
+
+async def test_while_its_collection_is_watched_the_guard_reads_the_watch_not_the_cluster(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    deployment, _ = _rendered("blog", "web", namespace_name)
+    collection = f"/apis/apps/v1/namespaces/{namespace_name}/deployments"
+    path = f"{collection}/blog-web"
+    async with world.cluster.informers.read(collection, asyncio.Event()):
+        await _watched(world, collection, "blog-web", present=False)
+        _, since = await world.requests_since(0)
+        first = await apply(world.cluster, deployment)
+        await _watched(world, collection, "blog-web", present=True)
+        again = await apply(world.cluster, deployment)
+
+    # The same object (its controller may have written its status in between), unchanged.
+    assert again["metadata"]["uid"] == first["metadata"]["uid"]
+    assert again["metadata"]["generation"] == first["metadata"]["generation"] == 1
+    requests, _ = await world.requests_since(since)
+    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
+    assert seen == [("PATCH", 201), ("PATCH", 200)]
+
+
+async def test_another_apps_object_in_the_watch_is_read_again_and_refused(
+    world: World, namespace_name: str
+) -> None:
+    world.require_sim()
+    await _environment(world, namespace_name)
+    for manifest in _rendered("blog", "web-api", namespace_name):
+        await apply(world.cluster, manifest)
+    deployment, _ = _rendered("blog-web", "api", namespace_name, image="api:1")
+    collection = f"/apis/apps/v1/namespaces/{namespace_name}/deployments"
+    path = f"{collection}/blog-web-api"
+    async with world.cluster.informers.read(collection, asyncio.Event()):
+        await _watched(world, collection, "blog-web-api", present=True)
+        _, since = await world.requests_since(0)
+        with pytest.raises(PermanentError, match="already belongs to app 'blog'"):
+            await apply(world.cluster, deployment, SLOW)
+
+    requests, _ = await world.requests_since(since)
+    assert [(r["method"], r["status"]) for r in requests if r["path"] == path] == [("GET", 200)]
+
+
+async def test_another_apps_object_gone_since_the_watch_showed_it_is_not_refused(
+    world: World, namespace_name: str
+) -> None:
+    """The watch a moment behind still shows another app's object the cluster no longer has:
+    the confirming read finds none, and the apply goes on."""
+    world.require_sim()
+    await _environment(world, namespace_name)
+    deployment, _ = _rendered("blog-web", "api", namespace_name, image="api:1")
+    collection = f"/apis/apps/v1/namespaces/{namespace_name}/deployments"
+    theirs = _rendered("blog", "web-api", namespace_name)[0]
+    async with world.cluster.informers.read(collection, asyncio.Event()):
+        await apply(world.cluster, theirs)
+        await _watched(world, collection, "blog-web-api", present=True)
+        informer = world.cluster.informers._informers[collection]
+        assert informer.objects is not None
+        shown = dict(informer.objects)
+        await world.cluster.request("DELETE", f"{collection}/blog-web-api")
+        await _watched(world, collection, "blog-web-api", present=False)
+        informer.objects = shown  # as if the deletion had not reached the watch yet
+
+        applied = await apply(world.cluster, deployment, QUICK)
+
+    assert applied["metadata"]["labels"]["runway.dev/app"] == "blog-web"
