@@ -236,18 +236,24 @@ def _dry_run(options: InstallOptions, show_secrets: bool) -> int:
 
     if show_secrets:
         password = None if options.database_url else new_password()
-        note = "The database password in it is new; `runway install` keeps an existing one."
+        token = new_password()
+        note = (
+            "The database password and the metrics token in it are new; `runway install` "
+            "keeps existing ones."
+        )
     else:
         password = None if options.database_url else REDACTED
+        token = REDACTED
         if options.database_url:
             options = dataclasses.replace(options, database_url=redacted_url(options.database_url))
         note = (
-            f"The database password is {REDACTED} (base64 in the Secret): --show-secrets prints it."
+            f"The database password and the metrics token are {REDACTED} (base64 in the "
+            "Secrets): --show-secrets prints them."
         )
     print(
         f"# runway install --dry-run: what `runway install` applies (server-side apply).\n# {note}"
     )
-    print(yaml.safe_dump_all(render(options, password), sort_keys=False), end="")
+    print(yaml.safe_dump_all(render(options, password, token), sort_keys=False), end="")
     return 0
 
 

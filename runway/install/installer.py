@@ -24,6 +24,7 @@ from runway.install.meta import (
     DATABASE_SECRET,
     INSTALLER,
     MANAGED_BY,
+    METRICS_SECRET,
     POSTGRES,
     SERVER_LABELS,
 )
@@ -53,20 +54,39 @@ def _problem(what: str, error: DeployError) -> InstallError:
 async def existing_password(cluster: Cluster, namespace: str) -> str | None:
     """The password of runway's own Postgres when an installation made one already: a new
     one would not open the data its volume keeps."""
-    path = f"/api/v1/namespaces/{namespace}/secrets/{DATABASE_SECRET}"
+    return await _existing(
+        cluster,
+        namespace,
+        DATABASE_SECRET,
+        "password",
+        "delete it only if the database's data can go too",
+    )
+
+
+async def existing_metrics_token(cluster: Cluster, namespace: str) -> str | None:
+    """The token of `/metrics` when an installation made one already: kept, so that the
+    scrapers given it go on working after an upgrade."""
+    return await _existing(
+        cluster, namespace, METRICS_SECRET, "token", "delete it, and install again for a new one"
+    )
+
+
+async def _existing(
+    cluster: Cluster, namespace: str, secret: str, key: str, advice: str
+) -> str | None:
+    path = f"/api/v1/namespaces/{namespace}/secrets/{secret}"
     try:
         found = await retrying(lambda: cluster.get(path))
     except DeployError as error:
-        raise _problem(f"reading the Secret {DATABASE_SECRET}", error) from None
-    encoded = ((found or {}).get("data") or {}).get("password")
+        raise _problem(f"reading the Secret {secret}", error) from None
+    encoded = ((found or {}).get("data") or {}).get(key)
     if not isinstance(encoded, str):
         return None
     try:
         return base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise InstallError(
-            f"the Secret {DATABASE_SECRET} in {namespace} holds a password runway cannot "
-            "read; delete it only if the database's data can go too"
+            f"the Secret {secret} in {namespace} holds a {key} runway cannot read; {advice}"
         ) from None
 
 
@@ -145,7 +165,8 @@ async def install(cluster: Cluster, options: InstallOptions, say: Say) -> list[d
     password = None
     if options.database_url is None:
         password = await existing_password(cluster, options.namespace) or new_password()
-    manifests = render(options, password)
+    token = await existing_metrics_token(cluster, options.namespace) or new_password()
+    manifests = render(options, password, token)
     await refuse_others(cluster, manifests)
     applied = []
     for manifest in manifests:
@@ -153,10 +174,10 @@ async def install(cluster: Cluster, options: InstallOptions, say: Say) -> list[d
             applied.append(await apply(cluster, manifest))
         except DeployError as error:
             problem = _problem(f"applying the {_what(manifest)}", error)
-            if password:  # a refusal that quotes the Secret must not carry the password out
-                url = database_url(options, password)
-                for form in (url, password, *(_b64(text) for text in (url, password))):
-                    problem.message = problem.message.replace(form, "[secret]")
+            # A refusal that quotes a Secret must not carry its values out.
+            hidden = [token, *((database_url(options, password), password) if password else ())]
+            for form in sorted({*hidden, *map(_b64, hidden)}, key=len, reverse=True):
+                problem.message = problem.message.replace(form, "[secret]")
             raise InstallError(problem.message) from None
         say(f"applied {_what(manifest)}")
     return applied
@@ -206,6 +227,7 @@ def removals(namespace: str) -> list[Removal]:
         Removal(admission, "ValidatingAdmissionPolicy", policy, namespaced=False),
         Removal("v1", "ServiceAccount", "runway"),
         Removal("v1", "Secret", DATABASE_SECRET, data=True),
+        Removal("v1", "Secret", METRICS_SECRET, data=True),
         Removal("v1", "PersistentVolumeClaim", DATABASE_CLAIM, data=True),
         Removal("v1", "Namespace", namespace, namespaced=False, data=True),
     ]

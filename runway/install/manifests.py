@@ -19,6 +19,7 @@ from runway.install.meta import (
     HTTP_PORT,
     INSTALLER,
     MANAGED_BY,
+    METRICS_SECRET,
     PART_OF,
     POSTGRES,
     POSTGRES_LABELS,
@@ -48,9 +49,12 @@ _RESTRICTED = {
 }
 
 
-def render(options: InstallOptions, password: str | None) -> list[dict[str, Any]]:
+def render(
+    options: InstallOptions, password: str | None, metrics_token: str
+) -> list[dict[str, Any]]:
     """Every object of the installation, in the order it is applied. `password` is the
-    database password of runway's own Postgres (None with `database_url`)."""
+    database password of runway's own Postgres (None with `database_url`); `metrics_token`
+    the bearer token `/metrics` wants."""
     objects = [
         namespace(options),
         service_account(options),
@@ -61,6 +65,7 @@ def render(options: InstallOptions, password: str | None) -> list[dict[str, Any]
         admission_policy_binding(options),
         *network_policies(options),
         database_secret(options, password),
+        metrics_secret(options, metrics_token),
     ]
     if options.database_url is None:
         objects += [postgres_service(options), postgres(options)]
@@ -127,10 +132,21 @@ def database_secret(options: InstallOptions, password: str | None) -> dict[str, 
         if not password:
             raise ValueError("runway's own Postgres needs a password")
         data["password"] = password
+    return _secret(options, DATABASE_SECRET, data)
+
+
+def metrics_secret(options: InstallOptions, token: str) -> dict[str, Any]:
+    """The token a scraper of `/metrics` sends (runway's Deployment reads it from here)."""
+    if not token:
+        raise ValueError("/metrics needs a token")
+    return _secret(options, METRICS_SECRET, {"token": token})
+
+
+def _secret(options: InstallOptions, name: str, data: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(options, DATABASE_SECRET),
+        "metadata": metadata(options, name),
         "type": "Opaque",
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
@@ -219,6 +235,10 @@ def server_environment(options: InstallOptions) -> list[dict[str, Any]]:
         {
             "name": "RUNWAY_DATABASE_URL",
             "valueFrom": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "url"}},
+        },
+        {
+            "name": "RUNWAY_METRICS_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": METRICS_SECRET, "key": "token"}},
         },
         # Each pod's name names it in leases, events and its User-Agent.
         {"name": "RUNWAY_INSTANCE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},

@@ -12,6 +12,9 @@ INSTALLER = "runway-install"
 """Not `runway`: that label marks environments' namespaces and apps' objects, which runway
 prunes and adopts; the installation's objects are the installer's."""
 DATABASE_SECRET = "runway-database"
+METRICS_SECRET = "runway-metrics"
+"""Holds `token`, the bearer token `GET /metrics` wants (`runway serve --metrics-token`): the
+public Ingress carries every path to runway, /metrics among them."""
 POSTGRES = "runway-postgres"
 POSTGRES_USER = "runway"
 DATA_CLAIM = "data"

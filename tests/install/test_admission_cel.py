@@ -26,7 +26,7 @@ BINDING = role_binding(SPEC, SETTINGS)
 
 
 def _policy() -> dict[str, Any]:
-    return next(o for o in render(OPTIONS, "pw") if o["kind"] == "ValidatingAdmissionPolicy")
+    return next(o for o in render(OPTIONS, "pw", "tk") if o["kind"] == "ValidatingAdmissionPolicy")
 
 
 def denials(

@@ -104,6 +104,13 @@ async def test_a_server_run_as_installed_creates_an_environment_and_deploys(
                     pass
                 assert time.monotonic() < deadline, log.read_text()
                 await asyncio.sleep(0.1)
+            # The public Ingress carries /metrics too: it wants the installation's token.
+            assert (await client.get("/metrics")).status_code == 401
+            metrics_token = env["RUNWAY_METRICS_TOKEN"]
+            scraped = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {metrics_token}"}
+            )
+            assert scraped.status_code == 200 and "runway_deployments" in scraped.text
             (token,) = TOKEN_LINE.findall(log.read_text())
             made = await client.post(
                 "/api/v1/setup",

@@ -38,7 +38,7 @@ RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
 def by_name(options: InstallOptions) -> dict[str, dict[str, Any]]:
-    return {f"{o['kind']}/{o['metadata']['name']}": o for o in render(options, "pw")}
+    return {f"{o['kind']}/{o['metadata']['name']}": o for o in render(options, "pw", "tk")}
 
 
 def test_the_admission_policy_holds_runway_to_environments_namespaces_and_its_tenant_role():
@@ -188,15 +188,19 @@ def test_the_dry_run_prints_no_secret_unless_asked(capsys: pytest.CaptureFixture
     url = base64.b64decode(secret["data"]["url"]).decode()
     assert url == ("postgresql://runway:REDACTED@db.example.com/runway?password=REDACTED")
     assert main(["install", "--dry-run", f"--public-url={URL}"]) == 0
-    secret = next(
-        d for d in yaml.safe_load_all(capsys.readouterr().out) if d and d["kind"] == "Secret"
-    )
-    assert base64.b64decode(secret["data"]["password"]).decode() == "REDACTED"
+    secrets = _secrets(capsys.readouterr().out)
+    assert base64.b64decode(secrets["runway-database"]["password"]).decode() == "REDACTED"
+    assert base64.b64decode(secrets["runway-metrics"]["token"]).decode() == "REDACTED"
     assert main(["install", "--dry-run", "--show-secrets", f"--public-url={URL}"]) == 0
-    secret = next(
-        d for d in yaml.safe_load_all(capsys.readouterr().out) if d and d["kind"] == "Secret"
-    )
-    assert len(base64.b64decode(secret["data"]["password"]).decode()) >= 24
+    secrets = _secrets(capsys.readouterr().out)
+    assert len(base64.b64decode(secrets["runway-database"]["password"]).decode()) >= 24
+    assert len(base64.b64decode(secrets["runway-metrics"]["token"]).decode()) >= 24
+
+
+def _secrets(printed: str) -> dict[str, dict[str, str]]:
+    """The data of each Secret a dry run printed, by name."""
+    found = [d for d in yaml.safe_load_all(printed) if d and d["kind"] == "Secret"]
+    return {d["metadata"]["name"]: d["data"] for d in found}
 
 
 async def test_objects_the_installer_did_not_make_are_not_taken_over(cluster: Cluster):

@@ -30,6 +30,7 @@ from runway.install import (
     wait_until_ready,
 )
 from runway.install.manifests import DATABASE_CLAIM, DATABASE_SECRET
+from runway.install.meta import METRICS_SECRET
 from runway.simcluster import SimCluster
 from runway.simcluster.controllers.pods import container_of
 
@@ -101,11 +102,19 @@ async def test_install_is_ready_again_keeps_its_password_and_uninstall_keeps_the
     )
     runway = await cluster.get("/apis/apps/v1/namespaces/runway/deployments/runway")
     assert runway is not None and password not in str(runway)  # only a secretKeyRef
+    metrics_path = f"/api/v1/namespaces/runway/secrets/{METRICS_SECRET}"
+    metrics = await cluster.get(metrics_path)
+    assert metrics is not None
+    token = secret_value(metrics, "token")
+    assert len(token) >= 24 and token not in str(runway) and token != password
 
-    # Installing again (an upgrade) keeps the password the data was made with.
+    # Installing again (an upgrade) keeps the password the data was made with, and the token
+    # scrapers were given.
     await install(cluster, options, said.append)
     again = await cluster.get(secret_path)
     assert again is not None and secret_value(again, "password") == password
+    again = await cluster.get(metrics_path)
+    assert again is not None and secret_value(again, "token") == token
 
     # Uninstalled, the database stays; installed again, it opens with the same password.
     said.clear()
@@ -119,8 +128,12 @@ async def test_install_is_ready_again_keeps_its_password_and_uninstall_keeps_the
     kept = await cluster.get(secret_path)
     assert kept is not None and secret_value(kept, "password") == password
 
+    kept = await cluster.get(metrics_path)
+    assert kept is not None and secret_value(kept, "token") == token
+
     await uninstall(cluster, "runway", True, said.append)
     assert await cluster.get(secret_path) is None
+    assert await cluster.get(metrics_path) is None
     namespace = await cluster.get("/api/v1/namespaces/runway")
     assert namespace is None or namespace["metadata"].get("deletionTimestamp")
 
@@ -269,5 +282,20 @@ async def test_a_refusal_quoting_the_database_secret_does_not_carry_its_password
         await install(cluster, options, lambda _: None)  # type: ignore[arg-type]
     message = refused.value.message
     assert "Secret runway-database" in message and "[secret]" in message
-    kinds = [o["kind"] for o in render(options, "pw")]
+    kinds = [o["kind"] for o in render(options, "pw", "tk")]
     assert "postgresql://" not in message and secret_only["seen"] == kinds.index("Secret")
+
+    # The same for the metrics token's Secret.
+    cluster = RefusingCluster()
+
+    async def refuse_metrics(method: str, path: str, **given: Any) -> dict[str, Any]:
+        if path.endswith(f"/secrets/{METRICS_SECRET}") and method != "GET":
+            raise PermanentError(f"refused {given.get('body')}")
+        return dict(given.get("body") or {})
+
+    cluster.request = refuse_metrics  # type: ignore[method-assign]
+    with pytest.raises(InstallError) as refused:
+        await install(cluster, options, lambda _: None)  # type: ignore[arg-type]
+    message = refused.value.message
+    assert f"Secret {METRICS_SECRET}" in message
+    assert "'token': '[secret]'" in message, message

@@ -26,7 +26,7 @@ URL = "https://runway.example.com"
 def rendered(**given: Any) -> dict[str, dict[str, Any]]:
     options = check(InstallOptions(public_url=URL, cert_manager_issuer="le", **given))
     password = None if options.database_url else "p4ssw0rd-generated-here"
-    objects = render(options, password)
+    objects = render(options, password, "metrics token")
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
