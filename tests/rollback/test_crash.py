@@ -2,8 +2,10 @@
 instance takes the deployment over when the lease lapses, runs the restore step again (the copy
 Job and the recreated claims have names fixed in advance, so nothing is made twice) and
 finishes it, and the volume holds what it held after v1. Real `runway serve` processes on
-Postgres and the simulator in its own process (tests/executor/processes.py), with copies rather
-than snapshots so that the restore lasts long enough to be interrupted."""
+Postgres and the simulator in its own process (tests/executor/processes.py): with copies, which
+last long enough to be interrupted; and with snapshots, killed at the worst moment, once the
+volume's claim is deleted and before it is made again from the snapshot (the simulator holds
+that request back)."""
 
 from __future__ import annotations
 
@@ -66,6 +68,26 @@ async def marker(fleet: Fleet, namespace: str, data: bytes | None = None) -> byt
     return data if data is not None else answer.content
 
 
+async def a_failed_second_deployment(fleet: Fleet, namespace: str) -> int:
+    """v1 deployed (its volume marked `v1`), then v2 failed (the volume marked `v2` since)."""
+    first = await deploy(fleet, app("1", "web:1"))
+    assert await fleet.until_final(first, 60) == "succeeded"
+    await marker(fleet, namespace, b"v1")
+    second = await deploy(fleet, app("2", "web:pullfail"))
+    assert await fleet.until_final(second, 60) == "failed"
+    await marker(fleet, namespace, b"v2")
+    return second
+
+
+async def roll_back(fleet: Fleet, deployment: int) -> int:
+    async with fleet.client(fleet.live()) as client:
+        made = await client.post(
+            f"/api/v1/deployments/{deployment}/rollback", json={"confirm": ENVIRONMENT}
+        )
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
 async def test_a_restore_interrupted_by_a_crash_is_finished_by_another_instance(
     tmp_path: Path,
 ) -> None:
@@ -77,19 +99,7 @@ async def test_a_restore_interrupted_by_a_crash_is_finished_by_another_instance(
                 "/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/standard-snapshot",
             )
         namespace = await fleet.namespace()
-        first = await deploy(fleet, app("1", "web:1"))
-        assert await fleet.until_final(first, 60) == "succeeded"
-        await marker(fleet, namespace, b"v1")
-        second = await deploy(fleet, app("2", "web:pullfail"))
-        assert await fleet.until_final(second, 60) == "failed"
-        await marker(fleet, namespace, b"v2")
-
-        async with fleet.client(fleet.live()) as client:
-            made = await client.post(
-                f"/api/v1/deployments/{second}/rollback", json={"confirm": ENVIRONMENT}
-            )
-        assert made.status_code == 201, made.text
-        rollback = int(made.json()["id"])
+        rollback = await roll_back(fleet, await a_failed_second_deployment(fleet, namespace))
         await fleet.until(rollback, "restore", ("waiting_ready",))
         owner = await fleet.owner(rollback)
         await asyncio.sleep(0.3)  # inside the copy back (a copy takes the ready delay, 1 s)
@@ -109,3 +119,38 @@ async def test_a_restore_interrupted_by_a_crash_is_finished_by_another_instance(
         ]
         # Applying, waiting, then (after the takeover) applying and waiting again, succeeded.
         assert restore.count("applying") == 2 and restore[-1] == "succeeded", restore
+
+
+async def test_a_snapshot_restore_killed_with_its_claim_deleted_is_finished_by_another(
+    tmp_path: Path,
+) -> None:
+    timings = LeaseTimings(ttl=2.0, renew=0.5, scan=0.5)
+    async with a_fleet(tmp_path, timings, ready_delay=1.0) as fleet:
+        namespace = await fleet.namespace()
+        second = await a_failed_second_deployment(fleet, namespace)
+        claims = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"
+        async with httpx.AsyncClient(base_url=fleet.sim.url, verify=False) as sim:
+            # The claim made again from the snapshot is held back 8 s: the owner is killed
+            # while only the snapshot holds the data.
+            held = {"kind": "latency", "seconds": 8, "count": 1, "path": claims, "method": "POST"}
+            assert (await sim.post("/_sim/faults", json=held)).status_code == 201
+            rollback = await roll_back(fleet, second)
+            await fleet.until(rollback, "restore", ("applying",))
+            owner = await fleet.owner(rollback)
+            deadline = asyncio.get_running_loop().time() + 30
+            while (await sim.get(f"{claims}/{CLAIM}")).status_code != 404:
+                assert asyncio.get_running_loop().time() < deadline, "the claim was not deleted"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # the owner's request to make it again is held back
+            owner.process.kill()
+            owner.process.wait()
+            await fleet.start(1)
+
+            assert await fleet.until_final(rollback, 90) == "succeeded"
+            remade = (await sim.get(f"{claims}/{CLAIM}")).json()
+        assert remade["spec"]["dataSource"]["kind"] == "VolumeSnapshot"
+        assert await marker(fleet, namespace) == b"v1"
+        events = await fleet.events(rollback)
+        assert any(e["type"] == "lease" and e["data"]["instance"] != owner.name for e in events), (
+            "another instance did not take it over"
+        )
