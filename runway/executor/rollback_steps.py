@@ -45,18 +45,7 @@ async def start_restore_point(run: DeploymentRun) -> str | None:
         store, environment, deployment, run.plan, answers
     )
     try:
-        point = await restore_points.take(
-            store,
-            run.cluster,
-            environment,
-            deployment,
-            volumes,
-            timeout=run.limits.step_timeout,
-            now=run.clock(),
-            snapshot_class=run.settings.snapshot_class,
-            lease=run.lease,
-            may_act=run._check_lease,
-        )
+        point = await _take(run, volumes)
     except DeployError as error:
         log.info("deployment %s: restore point failed: %s", deployment.id, error)
         return f"the restore point could not be taken, so nothing was changed: {error}"
@@ -64,6 +53,23 @@ async def start_restore_point(run: DeploymentRun) -> str | None:
     if point.volumes:
         await _prune(run)
     return None
+
+
+async def _take(run: DeploymentRun, volumes: list[restore_points.Volume]) -> RestorePoint:
+    """A restore point of `volumes` for the run's deployment, its writes fenced by the run's
+    lease."""
+    return await restore_points.take(
+        run.store,
+        run.cluster,
+        run.environment,
+        run.deployment,
+        volumes,
+        timeout=run.limits.step_timeout,
+        now=run.clock(),
+        snapshot_class=run.settings.snapshot_class,
+        lease=run.lease,
+        may_act=run._check_lease,
+    )
 
 
 async def _said(run: DeploymentRun, point: RestorePoint) -> None:
@@ -117,18 +123,7 @@ async def _backup(run: DeploymentRun) -> None:
             for v in restore_points.all_volumes(plan_from_document(current.plan))
             if v not in volumes
         ]
-    point = await restore_points.take(
-        store,
-        run.cluster,
-        environment,
-        deployment,
-        volumes,
-        timeout=run.limits.step_timeout,
-        now=run.clock(),
-        snapshot_class=run.settings.snapshot_class,
-        lease=run.lease,
-        may_act=run._check_lease,
-    )
+    point = await _take(run, volumes)
     await _said(run, point)  # pruned once the rollback succeeded (`rollback_succeeded`)
 
 
