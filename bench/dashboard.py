@@ -183,6 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as base, contextlib.ExitStack() as stack:
         worlds = {
             POOLED: stack.enter_context(a_server(Path(base) / "pooled", None)),
@@ -192,6 +193,9 @@ def main() -> int:
         baseline = api_baseline(world, ident)
         opened = websocket_openings(worlds, args.runs)
         in_browser = browser_openings(worlds, args.runs)
+    load_after = os.getloadavg()
+    before, after = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    print(f"load average (1, 5, 15 min): {before} before, {after} after, on {os.cpu_count()} cores")
     print(f"API GET /api/v1/deployments/{ident}: median {baseline * 1000:.1f} ms (baseline)")
     print("monitor URL to steps on screen, websocket as the page opens it:")
     for name, (times, _, _) in opened.items():

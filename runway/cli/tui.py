@@ -86,11 +86,7 @@ def run_assigned(url: str | None) -> int:
 
     if not url:
         return fail(f"{WAIT_FLAG} needs --url")
-    for name in _WARM:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # another version of a dependency: it only costs time later
-            continue
+    _prepare()
     line = _read_line(0)
     try:
         given = json.loads(line)
@@ -108,6 +104,19 @@ def run_assigned(url: str | None) -> int:
         open_deployment=deployment if isinstance(deployment, int) else None,
     ).run()
     return 0
+
+
+def _prepare() -> None:
+    """What a waiting process does ahead, holding nobody's data: import what the app imports
+    only once it runs, and build the clients' TLS context (reading the CA bundle)."""
+    from runway.client.api import tls_context
+
+    for name in _WARM:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another version of a dependency: it only costs time later
+            continue
+    tls_context()
 
 
 def _read_line(fd: int) -> bytes:

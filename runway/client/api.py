@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -19,6 +21,15 @@ RECONNECTS = 5
 """Resumptions of an event stream in a row, without an event between them, before giving up."""
 BACKOFF = 0.5
 """Seconds before the first resumption; doubled each time after (at most 10)."""
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one verifying TLS context of this process's clients (httpx's default: certifi's CAs,
+    `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured). Building one reads the whole CA bundle, tens of
+    milliseconds of CPU, which every new client (a login, a new token) would spend again; the
+    browser dashboard's waiting processes build it before anyone is assigned to them."""
+    return httpx.create_ssl_context()
 
 
 class ClientError(Exception):
@@ -55,7 +66,11 @@ class Client:
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, transport=transport, timeout=timeout
+            base_url=self.url,
+            headers=headers,
+            transport=transport,
+            timeout=timeout,
+            verify=tls_context() if transport is None else True,
         )
 
     async def __aenter__(self) -> Client:

@@ -128,10 +128,21 @@ class Dashboard(App[None]):
 
     def _show_home(self) -> None:
         self._read_role()
-        self.push_screen(EnvironmentsScreen())
         if self.open_deployment is not None:
+            # The monitor URL: its deployment alone, drawn first; the environments are built
+            # (and read) only when the person goes back to them (`back`).
             self.push_screen(DeploymentScreen(self.open_deployment))
             self.open_deployment = None
+        else:
+            self.push_screen(EnvironmentsScreen())
+
+    def back(self) -> None:
+        """Back from the screen on top to the one under it; from the first one (a deployment
+        opened by its monitor URL, with nothing under it) to the environments."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.switch_screen(EnvironmentsScreen())
 
     @work(exclusive=True, group="role")
     async def _read_role(self) -> None:

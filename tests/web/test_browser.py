@@ -17,12 +17,15 @@ from tests.web.world import screen_text
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-# Every binary frame the page receives, kept as numbers for the test to read back.
+# Every binary frame the page receives, kept as numbers for the test to read back; and the
+# page's state when each websocket was opened.
 RECORD_FRAMES = """
 (() => {
   window.__frames = [];
+  window.__sockets = [];
   const Original = window.WebSocket;
   window.WebSocket = function (...args) {
+    window.__sockets.push(document.readyState);
     const socket = new Original(...args);
     socket.addEventListener("message", (event) => {
       if (event.data instanceof ArrayBuffer) {
@@ -109,6 +112,9 @@ def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
         page.wait_for_url(f"**/ui/deployments/{ident}")
         screen = Screen(page)
         screen.wait_for("domain", "Send answers")
+        # One websocket, opened by runway's page while it still loads (allowed by its CSP),
+        # which textual.js took over: not a second one once textual.js had started xterm.
+        assert page.evaluate("window.__sockets") == ["loading"]
         page.screenshot(path=str(tmp_path / "questions.png"))
         page.click("#terminal")
         screen.quiet()

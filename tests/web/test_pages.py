@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from runway.http.context import Context
 from runway.http.settings import Settings
-from runway.http.ui import browser
+from runway.http.ui import STATIC_DIRECTORY, browser
+from runway.http.ui.assets import assets_version
 from runway.store import Store, sqlite_url
 from tests.test_serve import PASSWORD
 from tests.tui.world import World
@@ -48,6 +49,29 @@ def test_the_page_loads_nothing_from_elsewhere(world: World) -> None:
         assert ann.client.get(asset).status_code == 200
     font = "/ui/static/fonts/RobotoMono-VariableFont_wght.ttf"
     assert font in page and ann.client.get(font).status_code == 200
+
+
+def test_the_static_files_come_compressed_and_cacheable(world: World) -> None:
+    ann = Person(world.url)
+    ann.log_in()
+    page = ann.client.get("/ui/deployments/1").text
+    version = assets_version()
+    script = f"/ui/static/js/textual.js?v={version}"
+    assert f'src="{script}"' in page  # a new textual-serve is a new URL: cached for a year
+    assert f"/ui/static/fonts/RobotoMono-VariableFont_wght.ttf?v={version}" in page
+    original = (STATIC_DIRECTORY / "js" / "textual.js").read_bytes()
+    sent = httpx.get(f"{world.url}{script}", headers={"Accept-Encoding": "gzip"})
+    assert sent.status_code == 200 and sent.headers["content-encoding"] == "gzip"
+    assert int(sent.headers["content-length"]) < len(original) / 3
+    assert sent.content == original  # decoded by httpx
+    assert sent.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert sent.headers["vary"] == "Accept-Encoding"
+    plain = httpx.get(f"{world.url}{script}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == original
+    assert int(plain.headers["content-length"]) == len(original)
+    assert httpx.head(f"{world.url}{script}").status_code == 200
+    for missing in ("js/nothing.js", "../__init__.py", "js", "%2e%2e/__init__.py"):
+        assert httpx.get(f"{world.url}/ui/static/{missing}").status_code == 404, missing
 
 
 def test_the_session_cookie_is_http_only_and_strict(world: World) -> None:

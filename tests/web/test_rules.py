@@ -14,6 +14,8 @@ import pytest
 
 from runway.cli.tui import _read_line
 from runway.http.ui import pool as pool_module
+from runway.http.ui import terminal
+from runway.http.ui.assets import takes_gzip
 from runway.http.ui.pages import _next
 from runway.http.ui.pool import Pool
 from runway.http.ui.processes import (
@@ -159,3 +161,54 @@ async def test_a_pool_of_none_starts_nothing() -> None:
     assert pool.take("http://a") is None
     await asyncio.sleep(0.05)
     assert not started.urls and not pool.waiting()
+
+
+@pytest.mark.parametrize(
+    ("sent", "takes"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("GZIP", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("identity", False),
+        ("", False),
+        ("x-gzip", False),
+    ],
+)
+def test_gzip_only_when_the_browser_takes_it(sent: str, takes: bool) -> None:
+    assert takes_gzip(sent) is takes
+
+
+class _Socket:
+    """The browser's side of a websocket: the frames it sends, then it closes."""
+
+    def __init__(self, *frames: object) -> None:
+        self.frames = [json.dumps(frame) for frame in frames]
+
+    async def receive_text(self) -> str:
+        if not self.frames:
+            raise terminal.WebSocketDisconnect()
+        return self.frames.pop(0)
+
+
+class _App:
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+
+    async def set_terminal_size(self, width: int, height: int) -> None:
+        self.sizes.append((width, height))
+
+
+@pytest.mark.anyio
+async def test_a_resize_to_the_apps_own_size_is_not_passed_on() -> None:
+    # The page sends its size as soon as it is connected: the one it opened the websocket with.
+    app = _App()
+    socket = _Socket(
+        ["resize", {"width": 155, "height": 41}],
+        ["resize", {"width": 120, "height": 41}],
+        ["resize", {"width": 120, "height": 41}],
+        ["resize", {"width": 155, "height": 41}],
+    )
+    await terminal._pump(socket, app, (155, 41))  # type: ignore[arg-type]
+    assert app.sizes == [(120, 41), (155, 41)]

@@ -1,16 +1,16 @@
 """The dashboard in the browser, on the API's own host and port: runway's pages, textual-serve's
-static files (from the installed package: no request leaves the host), and the websocket that
-runs one dashboard process per tab."""
+static files (from the installed package: no request leaves the host; compressed, cacheable),
+and the websocket that runs one dashboard process per tab."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import textual_serve
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from runway.http.ui import pages
+from runway.http.ui.assets import Assets
 from runway.http.ui.processes import Limits, Processes
 from runway.http.ui.terminal import Terminal
 
@@ -33,5 +33,5 @@ def routes(processes: Processes | None = None) -> list[BaseRoute]:
         Route("/ui/invite/{token}", pages.accept_invite, methods=["POST"]),
         WebSocketRoute("/ui/ws", terminal.serve),
         WebSocketRoute("/ui/ws/{deployment:int}", terminal.serve),
-        Mount("/ui/static", StaticFiles(directory=STATIC_DIRECTORY), name="ui-static"),
+        Route("/ui/static/{path:path}", Assets(STATIC_DIRECTORY).serve, methods=["GET", "HEAD"]),
     ]

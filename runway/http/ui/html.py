@@ -5,8 +5,12 @@ Plain `string.Template`s: every value is escaped by `page`/`form`, none is trust
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 from string import Template
+
+from runway.http.ui.assets import assets_version
 
 STATIC = "/ui/static/"
 
@@ -15,13 +19,12 @@ _APP = Template("""<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>runway</title>
-<link rel="stylesheet" href="${static}css/xterm.css">
-<link rel="preload" href="${static}fonts/RobotoMono-VariableFont_wght.ttf" as="font"
+<link rel="stylesheet" href="${static}css/xterm.css?v=${version}">
+<link rel="preload" href="${static}fonts/RobotoMono-VariableFont_wght.ttf?v=${version}" as="font"
   type="font/ttf" crossorigin>
-<script src="${static}js/textual.js"></script>
 <style>
 @font-face { font-family: "Roboto Mono";
-  src: url("${static}fonts/RobotoMono-VariableFont_wght.ttf") format("truetype"); }
+  src: url("${static}fonts/RobotoMono-VariableFont_wght.ttf?v=${version}") format("truetype"); }
 html, body { margin: 0; height: 100%; overflow: hidden; background: #0c181f; color: #e0e0e0;
   font-family: "Roboto Mono", monospace; }
 #bar { position: fixed; top: 0; left: 0; right: 0; display: flex; justify-content: flex-end;
@@ -41,9 +44,85 @@ body.-closed #ended { display: block; }
 <div id="ended">The dashboard closed. <a href="">Open it again</a></div>
 <div id="terminal" class="textual-terminal" data-session-websocket-url="${websocket}"
   data-font-size="16"></div>
+<script>${opening}</script>
+<script src="${static}js/textual.js?v=${version}"></script>
 </body>
 </html>
 """)
+
+OPENING = """(() => {
+  /* The websocket, opened at once: the app process starts while textual.js loads and starts
+     xterm (half a second), instead of after. textual.js's own `new WebSocket` then gets this
+     one, and what it received meanwhile. Sized as xterm's fit will size the terminal (its
+     canvas renderer's cell: the font's W, whole device pixels); a wrong guess costs a resize. */
+  const element = document.getElementById("terminal");
+  const url = element && element.dataset.sessionWebsocketUrl;
+  const Native = window.WebSocket;
+  if (!url || !Native || new URLSearchParams(location.search).has("delay")) return;
+  const font = (Number(element.dataset.fontSize) || 16) +
+    "px 'Roboto Mono', Monaco, 'Courier New', monospace";
+  let early = null;
+  const held = [];
+  const hold = (event) => held.push(event);
+  const size = () => {
+    try {
+      const context = new OffscreenCanvas(100, 100).getContext("2d");
+      context.font = font;
+      const w = context.measureText("W");
+      const ratio = window.devicePixelRatio || 1;
+      const cellWidth = Math.floor(w.width * ratio) / ratio;
+      const high = w.fontBoundingBoxAscent + w.fontBoundingBoxDescent;
+      const cellHeight = Math.ceil(high * ratio) / ratio;
+      const style = window.getComputedStyle(element);
+      const cols = Math.floor(parseInt(style.width) / cellWidth);
+      const rows = Math.floor(parseInt(style.height) / cellHeight);
+      return cols > 1 && rows > 0 ? "?width=" + cols + "&height=" + rows : "";
+    } catch (error) {
+      return "";
+    }
+  };
+  const open = () => {
+    const query = size();
+    if (!query || early !== null) return;
+    early = new Native(url + query);
+    early.binaryType = "arraybuffer";
+    for (const type of ["open", "message", "close"]) early.addEventListener(type, hold);
+  };
+  window.WebSocket = function (target, protocols) {
+    const socket = early;
+    if (socket === null || String(target).split("?")[0] !== url) {
+      return protocols === undefined ? new Native(target) : new Native(target, protocols);
+    }
+    early = null;
+    window.WebSocket = Native;
+    for (const type of ["open", "message", "close"]) socket.removeEventListener(type, hold);
+    const listeners = [];
+    const listen = socket.addEventListener.bind(socket);
+    socket.addEventListener = (type, listener, options) => {
+      listeners.push([type, listener]);
+      listen(type, listener, options);
+    };
+    /* After the caller has added its listeners (synchronously, after this returns), and
+       before any event to come: what came before them, in order. */
+    queueMicrotask(() => {
+      for (const event of held.splice(0)) {
+        for (const [type, listener] of listeners) {
+          if (type === event.type) listener.call(socket, event);
+        }
+      }
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  if (document.fonts && document.fonts.load) {
+    document.fonts.load(font).then(open, open);
+  } else {
+    open();
+  }
+})();"""
+OPENING_HASH = "sha256-" + base64.b64encode(hashlib.sha256(OPENING.encode()).digest()).decode()
+"""The page's one inline script, as its Content-Security-Policy allows it."""
 
 _FORM = Template("""<!DOCTYPE html>
 <html lang="en">
@@ -72,7 +151,13 @@ ${fields}
 
 def app_page(user: str, websocket: str) -> str:
     """The dashboard's page: the terminal, its websocket URL, who is logged in, and Log out."""
-    return _APP.substitute(static=STATIC, user=escape(user), websocket=escape(websocket))
+    return _APP.substitute(
+        static=STATIC,
+        version=escape(assets_version()),
+        opening=OPENING,
+        user=escape(user),
+        websocket=escape(websocket),
+    )
 
 
 def form(

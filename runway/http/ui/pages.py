@@ -28,9 +28,11 @@ _HEADERS = {
 
 
 def _csp(websocket_origin: str) -> str:
-    # textual.js (xterm) adds style elements; every script and asset comes from this host.
+    # textual.js (xterm) adds style elements; every script and asset comes from this host, but
+    # the dashboard page's own script (opening its websocket early), allowed by its hash.
     return (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self' '{html.OPENING_HASH}'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         f"connect-src 'self' {websocket_origin}; frame-ancestors 'none'; form-action 'self'"
     )
 

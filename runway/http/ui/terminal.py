@@ -92,9 +92,10 @@ class Terminal:
                 websocket,
                 ended,
             )
-            await process.start(_size(websocket, "width", 80), _size(websocket, "height", 24))
+            size = (_size(websocket, "width", 80), _size(websocket, "height", 24))
+            await process.start(*size)
             log.info("dashboard process %s started for %s", process.pid, session.user.name)
-            await _until_ended(ctx, websocket, process, session, app_token, ended)
+            await _until_ended(ctx, websocket, process, session, app_token, ended, size)
         finally:
             ended.set()
             await _shielded(self._end(ctx, websocket, session, app_token, process, ended))
@@ -167,10 +168,11 @@ async def _until_ended(
     session: browser.BrowserSession,
     app_token: Token,
     ended: asyncio.Event,
+    size: tuple[int, int],
 ) -> None:
     """The tab's input to the app until the tab closes, the app exits, or the session ends."""
     tasks = [
-        asyncio.create_task(_pump(websocket, process)),
+        asyncio.create_task(_pump(websocket, process, size)),
         asyncio.create_task(_watch(ctx, session, app_token, ended)),
     ]
     try:
@@ -198,8 +200,10 @@ async def _refuse(websocket: WebSocket, why: str) -> None:
     await websocket.close(POLICY_VIOLATION, "too many dashboards")
 
 
-async def _pump(websocket: WebSocket, process: DashboardProcess) -> None:
-    """The browser's frames to the app, until the tab closes."""
+async def _pump(websocket: WebSocket, process: DashboardProcess, size: tuple[int, int]) -> None:
+    """The browser's frames to the app, until the tab closes. A resize to the size the app has
+    already is not passed on: the page sends one as soon as it is connected, with the size it
+    opened the websocket with, and Textual lays out and redraws every screen for it."""
     try:
         while True:
             text = await websocket.receive_text()
@@ -214,7 +218,8 @@ async def _pump(websocket: WebSocket, process: DashboardProcess) -> None:
                 await process.send_bytes(data.encode("utf-8"))
             elif kind == "resize" and isinstance(data, dict):
                 width, height = data.get("width"), data.get("height")
-                if isinstance(width, int) and isinstance(height, int):
+                if isinstance(width, int) and isinstance(height, int) and (width, height) != size:
+                    size = (width, height)
                     await process.set_terminal_size(width, height)
             elif kind == "ping":
                 await websocket.send_text(json.dumps(["pong", data]))

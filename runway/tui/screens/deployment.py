@@ -75,6 +75,18 @@ class DeploymentScreen(Screen[None]):
         self.deployment_id = deployment_id
         self.last_event = 0
         self._tab_chosen = False
+        self._pending: dict[str, Any] | None = None
+        """The deployment with the events received since it was last shown (None: none)."""
+        self._refetch = False
+        """Whether one of those events asks for the deployment to be read again."""
+        self._showing = False
+        """Whether showing them is scheduled."""
+        self._actions: tuple[object, ...] | None = None
+        """What the footer's actions were last checked against (`check_action`)."""
+        self._questions: list[dict[str, Any]] = []
+        self._form_shown = False
+        """Whether the questions' form was given them: once its tab is first shown. Its many
+        fields are not built for the deployments (finished, mostly) whose form nobody opens."""
 
     @property
     def dashboard(self) -> Dashboard:
@@ -113,7 +125,7 @@ class DeploymentScreen(Screen[None]):
         if self.focused is not None and form in self.focused.ancestors:
             self.set_focus(None)
         else:
-            self.app.pop_screen()
+            self.dashboard.back()
 
     def action_refresh(self) -> None:
         """Read the deployment again and follow its events (again, after a new login)."""
@@ -123,7 +135,7 @@ class DeploymentScreen(Screen[None]):
     async def _reread(self) -> None:
         # On failure the banner says it; the events' worker goes on trying.
         with contextlib.suppress(ClientError):
-            self.deployment = await self.dashboard.api(lambda c: c.deployment(self.deployment_id))
+            self._read(await self.dashboard.api(lambda c: c.deployment(self.deployment_id)))
 
     @work(exclusive=True, group="events")
     async def _follow(self) -> None:
@@ -132,9 +144,7 @@ class DeploymentScreen(Screen[None]):
         while True:
             wait = REREAD  # the stream ended with the deployment not final (a proxy's doing)
             try:
-                self.deployment = await self.dashboard.api(
-                    lambda c: c.deployment(self.deployment_id)
-                )
+                self._read(await self.dashboard.api(lambda c: c.deployment(self.deployment_id)))
                 async for event in self.dashboard.client.events(
                     self.deployment_id, self.last_event
                 ):
@@ -142,7 +152,7 @@ class DeploymentScreen(Screen[None]):
                     self.dashboard.problem = ""
                     self._event(event)
                 final = await self.dashboard.api(lambda c: c.deployment(self.deployment_id))
-                self.deployment = final
+                self._read(final)
                 if final.get("status") in text.FINAL_DEPLOYMENT:
                     return
             except ClientError as error:
@@ -154,14 +164,32 @@ class DeploymentScreen(Screen[None]):
                 failures += 1
             await asyncio.sleep(wait)
 
+    def _read(self, deployment: dict[str, Any]) -> None:
+        """Show the deployment as read (it has every event received before it)."""
+        self._pending = None
+        self.deployment = deployment
+
     def _event(self, event: Event) -> None:
+        """Log the event and apply it; the screen is redrawn once for the events that came
+        together (a finished deployment's whole history comes at once), not once for each."""
         self.last_event = event.id
         at = text.parse_time(event.data.get("at"))
         stamp = at.strftime("%H:%M:%S") if at else "--:--:--"
         self.query_one("#events", RichLog).write(f"{stamp} {describe(event)}")
-        if self.deployment is not None:
-            self.deployment = apply_event(self.deployment, event)
-        if event.type in REFETCH:
+        if not self._showing:
+            self._showing = True
+            self.call_later(self._show_events)
+        self._refetch = self._refetch or event.type in REFETCH
+        shown = self._pending if self._pending is not None else self.deployment
+        if shown is not None:
+            self._pending = apply_event(shown, event)
+
+    def _show_events(self) -> None:
+        pending, self._pending, self._showing = self._pending, None, False
+        if pending is not None:
+            self.deployment = pending
+        if self._refetch:
+            self._refetch = False
             self._reread()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -186,7 +214,10 @@ class DeploymentScreen(Screen[None]):
     def watch_deployment(self, deployment: dict[str, Any] | None) -> None:
         if deployment is None:
             return
-        self.refresh_bindings()
+        actions = (deployment.get("status"), bool(deployment.get("questions")))
+        if actions != self._actions:  # what check_action decides on: the footer follows it
+            self._actions = actions
+            self.refresh_bindings()
         steps = deployment.get("steps") or []
         done, total = text.progress(steps)
         self.query_one("#title", Static).update(
@@ -201,7 +232,6 @@ class DeploymentScreen(Screen[None]):
         )
         self.query_one("#reasons", Static).update(self._reasons(deployment))
         questions = deployment.get("questions") or []
-        self.query_one("#questions", QuestionsForm).questions = questions
         waiting = sum(1 for q in questions if not q.get("answered"))
         tabs = self.query_one("#tabs", TabbedContent)
         tabs.get_tab("questions-tab").label = (
@@ -211,6 +241,18 @@ class DeploymentScreen(Screen[None]):
             self._tab_chosen = True
             if waiting and deployment.get("status") in ("created", "waiting_for_input"):
                 tabs.active = "questions-tab"
+        self._questions = questions
+        if self._form_shown or tabs.active == "questions-tab":
+            self._fill_form()
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "questions-tab" and not self._form_shown:
+            self._fill_form()
+
+    def _fill_form(self) -> None:
+        self._form_shown = True
+        self.query_one("#questions", QuestionsForm).questions = self._questions
 
     @staticmethod
     def _reasons(deployment: dict[str, Any]) -> str:
@@ -255,7 +297,7 @@ class DeploymentScreen(Screen[None]):
             return found
 
         try:
-            self.deployment = await self.dashboard.api(call)
+            self._read(await self.dashboard.api(call))
         except ClientError as error:
             self.notify(error.message or error.code, severity="error")
             return
@@ -311,7 +353,7 @@ class DeploymentScreen(Screen[None]):
                 self.notify(error.message or error.code, severity="error")
             return
         form.sent()
-        self.deployment = found
+        self._read(found)
         self.notify(f"{text.plural(len(answers), 'answer')} sent")
 
     @on(StepsTable.RowSelected, "#steps")
