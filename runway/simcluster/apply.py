@@ -148,10 +148,23 @@ def _fields(entry: Mapping[str, Any]) -> FieldSet | None:
         parsed = FieldSet.from_fields_v1(data)
     except (ValueError, AttributeError, TypeError, IndexError):
         return None
+    _remember(data, parsed)
+    return parsed
+
+
+def _remember(data: object, parsed: FieldSet) -> None:
     if len(_PARSED) >= _PARSED_KEPT:
         _PARSED.clear()
     _PARSED[id(data)] = (data, parsed)
-    return parsed
+
+
+def _fields_v1(fields: FieldSet) -> dict[str, Any]:
+    """`fields.to_fields_v1()` (written once per set and kept on it: see FieldSet), which reads
+    back as this very set (no parsing on the next write) when it reads back as an equal one."""
+    data = fields.to_fields_v1()
+    if fields.round_trips():
+        _remember(data, fields)
+    return data
 
 
 def _decode(entries: Any) -> dict[Manager, _Entry]:
@@ -192,7 +205,7 @@ def _encode(managers: Mapping[Manager, _Entry]) -> list[Object]:
         if entry.time is not None:
             encoded["time"] = entry.time
         encoded["fieldsType"] = "FieldsV1"
-        encoded["fieldsV1"] = entry.fields.to_fields_v1()
+        encoded["fieldsV1"] = _fields_v1(entry.fields)
         if manager.subresource:
             encoded["subresource"] = manager.subresource
         out.append(encoded)
@@ -387,12 +400,18 @@ def record_update(
     comparison = typed.compare(before, after, root, creating=old is None)
     changed = _owned(comparison.changed(), subresource)
     removed = _owned(comparison.removed, subresource)
+    mine = Manager(manager, "Update", subresource or "", str(new.get("apiVersion", "")))
+    prior = managers.get(mine)
+    before_write = prior.fields if prior else None
     for entry in managers.values():
         entry.fields = entry.fields.difference(changed).difference(removed)
     if not changed.empty():
-        mine = Manager(manager, "Update", subresource or "", str(new.get("apiVersion", "")))
-        prior = managers.get(mine)
-        fields = prior.fields.union(changed) if prior else changed
+        # The writer's fields less what it took from itself, plus what it changed: the same
+        # paths as (fields - changed - removed) + changed, but its very set again when the write
+        # adds nothing to it and removes nothing of it, so its `fieldsV1` is written once.
+        fields = (
+            before_write.difference(removed).union(changed) if before_write is not None else changed
+        )
         managers[mine] = _Entry(fields, mine.api_version, now)
     managers = {m: e for m, e in managers.items() if not e.fields.empty()}
     if len(managers) == len(base or []) and all(e.unchanged() for e in managers.values()):

@@ -46,6 +46,7 @@ def key(fields: Mapping[str, Any]) -> PathElement:
 
 
 _SCALARS = frozenset({str, int, bool})
+_TAGS = ("f:", "k:", "v:", "i:")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -118,8 +119,10 @@ def _value_order(item: Any) -> tuple[Any, ...]:
     return (6, str(item))
 
 
+@functools.lru_cache(maxsize=16384)
 def _element_order(pe: PathElement) -> tuple[Any, ...]:
-    # Fields, then keys, then values, then indexes (PathElement.Compare).
+    # Fields, then keys, then values, then indexes (PathElement.Compare). Cached: a pure
+    # function of the string (its result immutable), and every write sorts the same elements.
     tag, body = pe[0], pe[2:]
     if tag == "f":
         return (0, body)
@@ -135,13 +138,21 @@ class FieldSet:
 
     Not changed once built (`insert` is for building one): the set operations share unchanged
     parts between their operands and their results instead of copying them, as every write
-    takes each manager's fields apart and together again."""
+    takes each manager's fields apart and together again. So a node's `fieldsV1` is written
+    once and kept on it (shared by every `fieldsV1` that holds it, never changed either): a
+    write that moves one field writes the nodes on its path again, not the whole set."""
 
-    __slots__ = ("children", "members")
+    __slots__ = ("_trips", "_written", "_written_self", "children", "members")
 
     def __init__(self) -> None:
         self.members: set[PathElement] = set()
         self.children: dict[PathElement, FieldSet] = {}
+        self._written: dict[str, Any] | None = None
+        self._written_self: dict[str, Any] | None = None
+        self._trips: bool | None = None
+
+    def _forget(self) -> None:
+        self._written = self._written_self = self._trips = None
 
     @classmethod
     def of(cls, *paths: Path) -> FieldSet:
@@ -152,8 +163,13 @@ class FieldSet:
 
     def insert(self, path: Path) -> None:
         node = self
+        node._forget()  # what was written of the nodes on the path no longer holds
         for pe in path[:-1]:
-            node = node.children.setdefault(pe, FieldSet())
+            below = node.children.get(pe)
+            if below is None:  # not setdefault: that would build a FieldSet every time
+                below = node.children[pe] = FieldSet()
+            node = below
+            node._forget()
         if path:
             node.members.add(path[-1])
 
@@ -188,25 +204,48 @@ class FieldSet:
         return out
 
     def union(self, other: FieldSet) -> FieldSet:
-        out = FieldSet()
-        out.members = self.members | other.members
-        for pe in self.children.keys() | other.children.keys():
-            mine, theirs = self.children.get(pe), other.children.get(pe)
-            if mine and theirs:
-                out.children[pe] = mine.union(theirs)
+        """Paths of either; `self` itself when `other` adds nothing to it (sets are never changed
+        in place, so the result may be an operand: an unchanged manager keeps its very set)."""
+        members = self.members | other.members
+        children = dict(self.children)
+        grew = len(members) != len(self.members)
+        for pe, theirs in other.children.items():
+            mine = children.get(pe)
+            if mine is None:
+                children[pe] = theirs
+                grew = True
             else:
-                out.children[pe] = mine or theirs or FieldSet()
+                both = mine.union(theirs)
+                if both is not mine:
+                    children[pe] = both
+                    grew = True
+        if not grew:
+            return self
+        out = FieldSet()
+        out.members = members
+        out.children = children
         return out
 
     def difference(self, other: FieldSet) -> FieldSet:
-        """Paths of self not in other; a path in other takes nothing below it (`Set.Difference`)."""
-        out = FieldSet()
-        out.members = self.members - other.members
+        """Paths of self not in other; a path in other takes nothing below it (`Set.Difference`).
+        `self` itself when nothing goes (see `union`)."""
+        members = self.members - other.members if other.members else self.members
+        shrank = len(members) != len(self.members)
+        children: dict[PathElement, FieldSet] = {}
         for pe, mine in self.children.items():
             theirs = other.children.get(pe)
-            rest = mine.difference(theirs) if theirs else mine
-            if not rest.empty():
-                out.children[pe] = rest
+            rest = mine.difference(theirs) if theirs is not None else mine
+            if rest.empty():
+                shrank = True  # an empty child is dropped (none is ever built, though)
+                continue
+            if rest is not mine:
+                shrank = True
+            children[pe] = rest
+        if not shrank:
+            return self
+        out = FieldSet()
+        out.members = members if members is not self.members else set(members)
+        out.children = children
         return out
 
     def intersection(self, other: FieldSet) -> FieldSet:
@@ -245,13 +284,29 @@ class FieldSet:
         return self._emit(include_self=False)
 
     def _emit(self, include_self: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
         if include_self and not self.empty():
-            out["."] = {}
-        for pe in sorted(self.members | self.children.keys(), key=_element_order):
-            node = self.children.get(pe)
-            out[pe] = node._emit(pe in self.members) if node else {}
-        return out
+            written = self._written_self
+            if written is None:
+                written = self._written_self = {".": {}, **self._emit(False)}
+            return written
+        written = self._written
+        if written is None:
+            written = {}
+            for pe in sorted(self.members | self.children.keys(), key=_element_order):
+                node = self.children.get(pe)
+                written[pe] = node._emit(pe in self.members) if node is not None else {}
+            self._written = written
+        return written
+
+    def round_trips(self) -> bool:
+        """Whether `from_fields_v1(self.to_fields_v1())` is this very set: every element in the
+        `fieldsV1` notation, and no empty node below (it would read back as a member)."""
+        if self._trips is None:
+            self._trips = all(pe[:2] in _TAGS for pe in self.members) and all(
+                pe[:2] in _TAGS and not node.empty() and node.round_trips()
+                for pe, node in self.children.items()
+            )
+        return self._trips
 
     @classmethod
     def from_fields_v1(cls, data: Mapping[str, Any]) -> FieldSet:
@@ -260,7 +315,7 @@ class FieldSet:
         for pe, sub in data.items():
             if pe == ".":
                 continue
-            if not isinstance(sub, Mapping) or pe[:2] not in ("f:", "k:", "v:", "i:"):
+            if not isinstance(sub, Mapping) or pe[:2] not in _TAGS:
                 raise ValueError(f"invalid fieldsV1 element {pe!r}")
             if not sub or "." in sub:
                 out.members.add(pe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -12,6 +13,11 @@ from pathlib import Path
 from runway.simcluster.cluster import ListenError, SimCluster
 
 _PREFIX = "runway-sim (simulated): "
+
+_GC_THRESHOLDS = (50_000, 20, 100)
+"""Collections of this process's garbage: CPython's defaults (700, 10, 10) had it collect some
+500 times per 300 Deployments applied, about a seventh of its CPU, walking the stored objects
+(none of which is garbage) again and again. As `runway serve` settles its collector."""
 
 
 class _Simulated(logging.Filter):
@@ -45,6 +51,11 @@ def run(*, host: str, port: int, kubeconfig: str | None, tls: bool, admin: bool 
 async def _serve(host: str, port: int, kubeconfig: str | None, tls: bool, admin: bool) -> int:
     cluster = SimCluster(admin=admin)
     await cluster.start(host, port, tls)
+    # What the start made (modules, the schemas, the bootstrap objects) stays for the life of
+    # the process: frozen, it is never examined again; and collections come less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -41,6 +41,8 @@ def same(a: Any, b: Any) -> bool:
     """Deep equality that, unlike ==, tells `true` from `1`."""
     if a is b:  # a part two states of an object share (a copy-on-write write) is the same
         return True
+    if type(a) is str and type(b) is str:  # most leaves, answered without the checks below
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, Mapping) and isinstance(b, Mapping):
@@ -351,9 +353,16 @@ def _compare(
     kind: str = node.kind
     if kind == "any":  # untyped: maps are granular, lists atomic
         kind = _deduced(new if new is not _MISSING else old).replace("list", "scalar")
-    is_list = kind == "list" and all(v is _MISSING or isinstance(v, list) for v in (old, new))
-    is_map = kind in ("struct", "map") and all(
-        v is _MISSING or isinstance(v, Mapping) for v in (old, new)
+    # (Spelled out, not `all(...)` over both: this runs for every node of every write.)
+    is_list = (
+        kind == "list"
+        and (old is _MISSING or isinstance(old, list))
+        and (new is _MISSING or isinstance(new, list))
+    )
+    is_map = (
+        (kind == "struct" or kind == "map")
+        and (old is _MISSING or type(old) is dict or isinstance(old, Mapping))
+        and (new is _MISSING or type(new) is dict or isinstance(new, Mapping))
     )
     # Both sides empty is a leaf, so that `[]` and `{}` are told from nothing.
     empty = (is_list or is_map) and (old is _MISSING or not old) and (new is _MISSING or not new)
