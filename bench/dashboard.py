@@ -36,11 +36,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
+
+from page_floor import replaying  # noqa: E402  (bench/page_floor.py, beside this script)
 
 from runway.http.ui.processes import POOL_VARIABLE  # noqa: E402
 from tests.tui.world import World, a_world  # noqa: E402
@@ -50,7 +53,9 @@ from tests.web.world import Person, started_pids, waiting_pids  # noqa: E402
 TARGET_RSS_MB = 60.0
 TARGET_OPEN_S = 1.5
 STEPS = ("STEP", "db", "migrate", "web", "worker", "succeeded")
-POOLED, COLD = "pool", "no pool"
+POOLED, COLD, FLOOR = "pool", "no pool", "floor"
+SCREENS: dict[str, bytes] = {}
+"""What a tab of each server received until the steps were on screen (the last run's)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -106,6 +111,7 @@ def websocket_openings(
             with people[name].tab(f"/ui/ws/{ident}") as tab:
                 tab.read_until(*STEPS)
                 times.append(time.perf_counter() - start)
+                SCREENS[name] = tab.received
                 pid = started_pids(world)[-1]
                 # The CPU time the tab waited for: what its process spent since it was taken.
                 cpu.append(cpu_s(pid) - spent.get(pid, 0.0))
@@ -115,18 +121,20 @@ def websocket_openings(
 
 
 def browser_openings(worlds: dict[str, tuple[World, int]], runs: int) -> dict[str, list[float]]:
+    """Each server's monitor URL opened `runs` times in Chromium, and the floor's page (the
+    same page replaying the pooled server's screen, bench/page_floor.py), in turns."""
     chromium = shutil.which("chromium")
     if chromium is None:
         print("Chromium is not installed: the browser timing is skipped")
         return {}
     from playwright.sync_api import sync_playwright
 
-    found: dict[str, list[float]] = {name: [] for name in worlds}
-    with sync_playwright() as playwright:
+    found: dict[str, list[float]] = {name: [] for name in (*worlds, FLOOR)}
+    with sync_playwright() as playwright, replaying(SCREENS[POOLED]) as floor_url:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox"], headless=True
         )
-        contexts = {}
+        contexts: dict[str, Any] = {}
         for name, (world, _) in worlds.items():
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             context.add_init_script(RECORD_FRAMES)
@@ -138,12 +146,21 @@ def browser_openings(worlds: dict[str, tuple[World, int]], runs: int) -> dict[st
             login.wait_for_url("**/ui/")
             login.close()
             contexts[name] = context
+        contexts[FLOOR] = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts[FLOOR].add_init_script(RECORD_FRAMES)
+        urls = {
+            name: f"{world.url}/ui/deployments/{ident}" for name, (world, ident) in worlds.items()
+        }
+        urls[FLOOR] = floor_url
         for _ in range(runs):
-            for name, (world, ident) in worlds.items():
-                pool_ready(world, name == POOLED)
+            for name, url in urls.items():
+                if name in worlds:
+                    pool_ready(worlds[name][0], name == POOLED)
+                else:
+                    time.sleep(0.5)  # as pool_ready waits
                 page = contexts[name].new_page()
                 start = time.perf_counter()
-                page.goto(f"{world.url}/ui/deployments/{ident}")
+                page.goto(url)
                 Screen(page).wait_for(*STEPS)
                 found[name].append(time.perf_counter() - start)
                 page.close()
@@ -209,6 +226,12 @@ def main() -> int:
         for name, times in in_browser.items():
             print(report(name, times, baseline))
         worst = max(worst, statistics.median(in_browser[POOLED]))
+        floor, pooled = (statistics.median(in_browser[n]) for n in (FLOOR, POOLED))
+        print(
+            f"  floor: the same page with its screen replayed at once, no app behind it "
+            f"(bench/page_floor.py): what Chromium itself takes here; runway's share of the "
+            f"pool's opening is {pooled - floor:.2f} s"
+        )
     sizes = opened[POOLED][1]
     rss = max(sizes)
     print(f"app process RSS: median {statistics.median(sizes):.1f} MB, max {rss:.1f} MB")
