@@ -64,6 +64,8 @@ class Informer:
     count: int = 0
     task: asyncio.Task[None] | None = None
     idle: asyncio.TimerHandle | None = None
+    held_back: bool = False
+    """Whether its next list or watch waits for a reader that may act (none may now)."""
 
     def may_request(self) -> bool:
         """Whether a reader may still act on the cluster: one without a say, or one whose
@@ -289,14 +291,16 @@ class Informers:
 
     def cached(self, path: str, name: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether the collection at `path` is being watched, listed and without a pending
-        error, and if so the object called `name` as the watch last showed it (None: it has
-        none by that name). Not watched: (False, None), and the caller reads the cluster."""
+        error (nor held back, its readers no longer allowed to act), and if so the object
+        called `name` as the watch last showed it (None: it has none by that name). Not
+        watched: (False, None), and the caller reads the cluster."""
         informer = self._informers.get(path)
         if (
             informer is None
             or informer.objects is None
             or informer.failure is not None
             or informer.error is not None
+            or informer.held_back
             or informer.task is None
             or informer.task.done()
         ):
@@ -333,7 +337,9 @@ class Informers:
                     if self._informers.get(informer.path) is informer:
                         del self._informers[informer.path]  # a new reader starts a new one
                     raise _Idle
+                informer.held_back = True  # its watch is not open: what it holds grows old
                 await asyncio.sleep(HELD_BACK)
+            informer.held_back = False
 
         watch = watch_changes(
             self.cluster,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runway.deploy import Target, render_step
+from runway.deploy import Target, informers, render_step
 from runway.deploy.apply import Retry, apply, object_path
 from runway.deploy.environment_objects import EnvironmentSpec
 from runway.deploy.environments import prepare_environment
@@ -372,3 +372,32 @@ async def test_another_apps_object_gone_since_the_watch_showed_it_is_not_refused
         applied = await apply(world.cluster, deployment, QUICK)
 
     assert applied["metadata"]["labels"]["runway.dev/app"] == "blog-web"
+
+
+async def test_a_watch_held_back_is_not_trusted_and_the_guard_reads_the_cluster(
+    world: World, namespace_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its readers no longer allowed to act (an instance paused past its leases), a watch is
+    not opened again: what it holds grows old, and the guard reads the cluster instead."""
+    world.require_sim()
+    monkeypatch.setattr(informers, "WATCH_SECONDS", 1)  # the watch ends (and is held) soon
+    await _environment(world, namespace_name)
+    deployment, _ = _rendered("blog", "web", namespace_name)
+    collection = f"/apis/apps/v1/namespaces/{namespace_name}/deployments"
+    path = f"{collection}/blog-web"
+    allowed = True
+    async with world.cluster.informers.read(collection, asyncio.Event(), valid=lambda: allowed):
+        await _watched(world, collection, "blog-web", present=False)
+        allowed = False
+        informer = world.cluster.informers._informers[collection]
+        deadline = time.monotonic() + 10
+        while not informer.held_back:
+            assert time.monotonic() < deadline, "the watch was not held back"
+            await asyncio.sleep(0.05)
+        assert world.cluster.informers.cached(collection, "blog-web") == (False, None)
+        _, since = await world.requests_since(0)
+        await apply(world.cluster, deployment)
+
+    requests, _ = await world.requests_since(since)
+    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
+    assert seen == [("GET", 404), ("PATCH", 201)]
