@@ -20,7 +20,7 @@ for 1,000 one-replica Deployments. A reader in its own process follows
 Baselines measured in the same run, first: a deployment of one service (the same server, store
 and cluster), whose wall time is one step's floor (DELAY plus a step's fixed cost) and whose
 events, on an idle server, give the latency floor; and the client CPU of one bare
-`GET /version` to the simulator. After the run, the floor (bench/floor.py): the same
+`GET /version` to the simulator. Before the run, the floor (bench/floor.py): the same
 Deployments applied in the same order of dependencies to the same simulator by a minimal
 client (one apply per step, one watch), in another namespace; no executor can do better on
 this machine with this simulator, so runway's wall over the floor is runway's own share of the
@@ -57,7 +57,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
@@ -74,7 +73,7 @@ from runway.store import Store, sqlite_url
 from runway.store.records import Event
 
 sys.path.insert(0, str(Path(__file__).parent))
-from floor import floor  # bench/floor.py, beside this script
+from floor import floor, workloads  # bench/floor.py, beside this script
 
 ROOT = Path(__file__).parents[1]
 PASSWORD = "bench password, long enough"
@@ -210,8 +209,6 @@ class Run:
     phases: dict[str, list[float]]
     requests: dict[str, int]
     """The cluster's requests during the run, by method."""
-    needs: dict[str, list[str]]
-    """Each step's dependencies."""
 
 
 async def run(
@@ -284,17 +281,7 @@ async def run(
         str(status),
         phases,
         requests,
-        {step["name"]: list(step["depends_on"]) for step in deployment["steps"]},
     )
-
-
-async def workloads(bench: Server, sim: SimProcess) -> dict[str, dict[str, Any]]:
-    """The Deployments runway made in the bench's environment, by the step that made them."""
-    environment = (await bench.client.get("/api/v1/environments/bench")).json()
-    path = f"/apis/apps/v1/namespaces/{environment['namespace']}/deployments"
-    async with httpx.AsyncClient(base_url=sim.url, timeout=60) as client:
-        live = (await client.get(path)).json()["items"]
-    return {obj["metadata"]["labels"]["app.kubernetes.io/name"]: obj for obj in live}
 
 
 def cluster_requests(sim: SimProcess, since: int) -> dict[str, int]:
@@ -354,8 +341,8 @@ async def main(args: argparse.Namespace) -> int:
             bare = (time.process_time() - began) / 500
             async with server(directory, cluster, limit, not args.default_gc) as bench:
                 one = await run(bench, sim, probed(ONE), None)
+                least = await floor(sim.url, *workloads(configuration))
                 big = await run(bench, sim, configuration, profiler, collections)
-                least = await floor(sim.url, await workloads(bench, sim), big.needs)
 
     ideal = big.critical_path * args.delay
     per_step = big.cpu / big.steps * 1000

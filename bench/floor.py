@@ -1,8 +1,10 @@
-"""The floor of bench/execute.py: the same objects applied in the same order of dependencies
-to the same simulator, by the least a client can do (one server-side apply per step, one
-watch of the namespace's Deployments, no database, no events, no checks), in the bench's
-process. What it takes is what this simulator on this machine allows any executor: runway's
-wall time over it is runway's own share; its time over the ideal is the cluster's."""
+"""The floor of bench/execute.py: the Deployments runway renders for the same configuration
+(runway.deploy.render_step, in a namespace of their own without runway's quota), applied in the
+same order of dependencies to the same simulator by the least a client can do (one server-side
+apply per step, one watch of the namespace's Deployments, no database, no events, no checks),
+in the bench's process, before runway's run (on a simulator not yet holding runway's objects).
+What it takes is what this simulator on this machine allows any executor: runway's wall time
+over it is runway's own share; its time over the ideal is the cluster's."""
 
 from __future__ import annotations
 
@@ -14,21 +16,24 @@ from typing import Any
 
 import httpx
 
+from runway.deploy import Target, render_step
+from runway.planner import plan_source
+
 NAMESPACE = "bench-floor"
 APPLY = "application/apply-patch+yaml"
 
 
-def manifest(live: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """What was applied to make `live` (its name, labels, annotations and spec), for
-    `namespace`."""
-    meta = live["metadata"]
-    kept = {k: meta[k] for k in ("labels", "annotations") if meta.get(k)}
-    return {
-        "apiVersion": live.get("apiVersion", "apps/v1"),
-        "kind": live.get("kind", "Deployment"),
-        "metadata": {"name": meta["name"], "namespace": namespace, **kept},
-        "spec": live["spec"],
+def workloads(configuration: str) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Each step's Deployment as runway renders it, in NAMESPACE, and each step's needs."""
+    plan = plan_source(configuration.encode())
+    target = Target(NAMESPACE, "floor", 1)
+    found = {
+        step.name: next(
+            m for m in render_step(plan, step.name, target) if m["kind"] == "Deployment"
+        )
+        for step in plan.steps
     }
+    return found, {step.name: list(step.depends_on) for step in plan.steps}
 
 
 def ready(deployment: dict[str, Any]) -> bool:
@@ -72,7 +77,7 @@ async def floor(
         async def step(name: str) -> None:
             for need in needs.get(name, ()):
                 await done[need].wait()
-            body = json.dumps(manifest(workloads[name], NAMESPACE))
+            body = json.dumps(workloads[name])
             answer = await client.patch(
                 f"{path}/{workloads[name]['metadata']['name']}",
                 content=body,

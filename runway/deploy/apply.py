@@ -9,10 +9,14 @@ when it belongs to something else: objects are named `<app>-<service>`, and app 
 service `web-api` names the same object as app `blog-web` with service `api`. The read is the
 shared watch's cache when one is open on the object's collection (as Argo CD reads its live
 state from its cluster cache), otherwise a GET; either way the read and the write are apart: an
-object made by another in the moment between (a GET's round trip, or the watch's delay, a few
-milliseconds) is not seen, and two apps creating the same name at the same moment could both
-pass the read (the second then overwrites). Closing that needs the name clash refused where
-apps are created, which this module cannot see. A refusal is always confirmed by a GET."""
+object made by another in between is not seen, and two apps creating the same name at the same
+moment could both pass the read (the second then overwrites). With a GET that is a round trip;
+with the cache, the watch's delay: milliseconds while its connection is sound, and up to the
+watch's timeout and margin (about 90 s) when the connection died without a word. The cache is
+trusted only while it has followed the cluster since its last list (runway.deploy.informers:
+not after an error, an expired history or a time held back). Closing the window needs the
+name clash refused where apps are created, which this module cannot see. A refusal is always
+confirmed by a GET."""
 
 from __future__ import annotations
 

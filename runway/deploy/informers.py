@@ -64,8 +64,11 @@ class Informer:
     count: int = 0
     task: asyncio.Task[None] | None = None
     idle: asyncio.TimerHandle | None = None
-    held_back: bool = False
-    """Whether its next list or watch waits for a reader that may act (none may now)."""
+    fresh: bool = False
+    """Whether what it holds has followed the cluster, change by change, since it last listed
+    the collection: not after a temporary error (the watch resumes, but events may have been
+    lost), an expired history (until listed again), or a time held back (the watch was not
+    open). runway.deploy.apply trusts only a fresh informer to say who owns an object."""
 
     def may_request(self) -> bool:
         """Whether a reader may still act on the cluster: one without a say, or one whose
@@ -290,17 +293,17 @@ class Informers:
                 informer.idle = loop.call_later(self.linger, self._stop, informer)
 
     def cached(self, path: str, name: str) -> tuple[bool, dict[str, Any] | None]:
-        """Whether the collection at `path` is being watched, listed and without a pending
-        error (nor held back, its readers no longer allowed to act), and if so the object
-        called `name` as the watch last showed it (None: it has none by that name). Not
-        watched: (False, None), and the caller reads the cluster."""
+        """Whether the collection at `path` is being watched and its informer is fresh (see
+        Informer.fresh), and if so the object called `name` as the watch last showed it (None:
+        it has none by that name). Otherwise (False, None), and the caller reads the
+        cluster."""
         informer = self._informers.get(path)
         if (
             informer is None
             or informer.objects is None
+            or not informer.fresh
             or informer.failure is not None
             or informer.error is not None
-            or informer.held_back
             or informer.task is None
             or informer.task.done()
         ):
@@ -329,17 +332,19 @@ class Informers:
     async def _watch(self, informer: Informer) -> None:
         def heard(error: TemporaryError) -> None:
             informer.error = error
+            informer.fresh = False  # events may have been missed: trusted again once listed
             informer.wake()
 
-        async def before_request() -> None:
+        async def before_request(listing: bool) -> None:
+            if listing:
+                informer.fresh = False  # the history is gone, or this is the first list
             while not informer.may_request():
                 if not informer.readers:
                     if self._informers.get(informer.path) is informer:
                         del self._informers[informer.path]  # a new reader starts a new one
                     raise _Idle
-                informer.held_back = True  # its watch is not open: what it holds grows old
+                informer.fresh = False  # its watch is not open: what it holds grows old
                 await asyncio.sleep(HELD_BACK)
-            informer.held_back = False
 
         watch = watch_changes(
             self.cluster,
@@ -354,6 +359,7 @@ class Informers:
                     old = informer.apply(change)
                     informer.error = None
                     if isinstance(change, Listed):
+                        informer.fresh = True
                         informer.wake()
                     else:
                         informer.wake(change.object, old)

@@ -130,13 +130,14 @@ async def watch_changes(
     backoff: float = 0.2,
     max_backoff: float = 5.0,
     on_error: Callable[[TemporaryError], None] | None = None,
-    before_request: Callable[[], Awaitable[None]] | None = None,
+    before_request: Callable[[bool], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Listed | Changed, None]:
     """What `watch_objects` is made of: the collection as listed (`Listed`, again after
     every list), then each change (`Changed`), for whoever keeps the objects themselves (the
     shared informers, which index them). Errors and closing as `watch_objects`.
-    `before_request` is awaited before each list and each watch request (what it raises ends
-    the iteration): the informers hold requests back there while nobody may act."""
+    `before_request(listing)` is awaited before each list (`listing` True) and each watch
+    request (what it raises ends the iteration): the informers hold requests back there while
+    nobody may act, and know from it when what they hold is about to be listed again."""
     selectors: list[tuple[str, str]] = []
     if label_selector:
         selectors.append(("labelSelector", label_selector))
@@ -150,7 +151,7 @@ async def watch_changes(
         try:
             if version is None:
                 if before_request is not None:
-                    await before_request()
+                    await before_request(True)
                 listed = await cluster.request("GET", path, query=selectors)
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
                 yield Listed({_name(item): item for item in listed.get("items") or []})
@@ -162,7 +163,7 @@ async def watch_changes(
                 ("timeoutSeconds", str(timeout_seconds)),
             ]
             if before_request is not None:
-                await before_request()
+                await before_request(False)
             opened, events = loop.time(), 0
             async with cluster.stream(
                 path, query=query, read_timeout=timeout_seconds + _READ_MARGIN

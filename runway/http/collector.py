@@ -17,9 +17,10 @@ YOUNG = 50_000
 request makes a few thousand objects, most of them freed before it ends."""
 MIDDLE = 20
 """Young collections between two of the middle generation."""
-OLD = 100
-"""Middle collections between two full ones (CPython also waits until the old generation
-has grown by a quarter)."""
+OLD = 10
+"""Middle collections between two full ones, as CPython has it (which also waits until the old
+generation has grown by a quarter): about every ten million allocations, so that cyclic
+garbage that grew old (a traceback, a task and its frames) is not kept for hours."""
 
 
 def settle() -> None:

@@ -67,7 +67,12 @@ async def existing_metrics_token(cluster: Cluster, namespace: str) -> str | None
     """The token of `/metrics` when an installation made one already: kept, so that the
     scrapers given it go on working after an upgrade."""
     return await _existing(
-        cluster, namespace, METRICS_SECRET, "token", "delete it, and install again for a new one"
+        cluster,
+        namespace,
+        METRICS_SECRET,
+        "token",
+        "delete it and install again for a new one, then restart runway's pods "
+        f"(kubectl -n {namespace} rollout restart deployment/runway)",
     )
 
 

@@ -14,7 +14,7 @@ from runway.simcluster.cluster import ListenError, SimCluster
 
 _PREFIX = "runway-sim (simulated): "
 
-_GC_THRESHOLDS = (50_000, 20, 100)
+_GC_THRESHOLDS = (50_000, 20, 10)
 """Collections of this process's garbage: CPython's defaults (700, 10, 10) had it collect some
 500 times per 300 Deployments applied, about a seventh of its CPU, walking the stored objects
 (none of which is garbage) again and again. As `runway serve` settles its collector."""

@@ -374,15 +374,18 @@ async def test_another_apps_object_gone_since_the_watch_showed_it_is_not_refused
     assert applied["metadata"]["labels"]["runway.dev/app"] == "blog-web"
 
 
-async def test_a_watch_held_back_is_not_trusted_and_the_guard_reads_the_cluster(
+async def test_a_watch_held_back_is_not_trusted_until_it_lists_again(
     world: World, namespace_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its readers no longer allowed to act (an instance paused past its leases), a watch is
-    not opened again: what it holds grows old, and the guard reads the cluster instead."""
+    not opened again: what it holds grows old. Another's object made meanwhile is refused once
+    they may act again (the watch resumes, but the guard reads the cluster until it has
+    listed again)."""
     world.require_sim()
     monkeypatch.setattr(informers, "WATCH_SECONDS", 1)  # the watch ends (and is held) soon
     await _environment(world, namespace_name)
     deployment, _ = _rendered("blog", "web", namespace_name)
+    theirs = {**deployment, "metadata": {**deployment["metadata"], "labels": {"team": "other"}}}
     collection = f"/apis/apps/v1/namespaces/{namespace_name}/deployments"
     path = f"{collection}/blog-web"
     allowed = True
@@ -391,13 +394,17 @@ async def test_a_watch_held_back_is_not_trusted_and_the_guard_reads_the_cluster(
         allowed = False
         informer = world.cluster.informers._informers[collection]
         deadline = time.monotonic() + 10
-        while not informer.held_back:
+        while informer.fresh:
             assert time.monotonic() < deadline, "the watch was not held back"
             await asyncio.sleep(0.05)
         assert world.cluster.informers.cached(collection, "blog-web") == (False, None)
+        await apply(world.cluster, theirs)  # no runway.dev/app label: not guarded
+        allowed = True
+        await asyncio.sleep(3 * informers.HELD_BACK)  # the watch resumes
+        assert world.cluster.informers.cached(collection, "blog-web") == (False, None)
         _, since = await world.requests_since(0)
-        await apply(world.cluster, deployment)
+        with pytest.raises(PermanentError, match="was not made by runway for app 'blog'"):
+            await apply(world.cluster, deployment, SLOW)
 
     requests, _ = await world.requests_since(since)
-    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
-    assert seen == [("GET", 404), ("PATCH", 201)]
+    assert [(r["method"], r["status"]) for r in requests if r["path"] == path] == [("GET", 200)]

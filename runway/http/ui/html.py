@@ -62,6 +62,7 @@ OPENING = """(() => {
   const font = (Number(element.dataset.fontSize) || 16) +
     "px 'Roboto Mono', Monaco, 'Courier New', monospace";
   let early = null;
+  let taken = false;  /* textual.js asked for its socket: never open another one after */
   const held = [];
   const hold = (event) => held.push(event);
   const size = () => {
@@ -83,18 +84,21 @@ OPENING = """(() => {
   };
   const open = () => {
     const query = size();
-    if (!query || early !== null) return;
+    if (!query || early !== null || taken) return;
     early = new Native(url + query);
     early.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) early.addEventListener(type, hold);
   };
   window.WebSocket = function (target, protocols) {
     const socket = early;
-    if (socket === null || String(target).split("?")[0] !== url) {
+    if (String(target).split("?")[0] === url) {
+      taken = true;
+      window.WebSocket = Native;
+    }
+    if (socket === null || !taken) {
       return protocols === undefined ? new Native(target) : new Native(target, protocols);
     }
     early = null;
-    window.WebSocket = Native;
     for (const type of ["open", "message", "close"]) socket.removeEventListener(type, hold);
     const listeners = [];
     const listen = socket.addEventListener.bind(socket);
