@@ -30,7 +30,7 @@ two cores with runway).
 Figures and targets (issue 8):
 - wall time against the critical path x DELAY (the ideal): issue 8 asks for at most 1.2x. On
   this machine the simulator, sharing its two cores, keeps any client above that (the floor
-  was 1.37x the ideal with the simulator at 11 ms of CPU a step, load 0.6), so the wall time is
+  was 1.29x the ideal with the simulator at 12 ms of CPU a step, load 0.4), so the wall time is
   judged against the floor measured in the same run: target <= 1.2x the floor. The ratio to
   the ideal is printed beside it;
 - runway's CPU per step (this process: executor, store, API and SSE server; not the simulator
