@@ -9,7 +9,7 @@ runway's CPU per step, and how late its events reach a Server-Sent Events client
 What runs: examples/wide.py's configuration (LAYERS layers of WIDTH services, each depending on
 FANIN of the layer before: 1,000 steps, a critical path of 20) is sent over HTTP to runway's API
 (runway.http.create_app, served by uvicorn in this process, the store on SQLite in a temporary
-dir; the garbage collector settled as `runway serve` settles it, runway.http.collector) and
+dir; the garbage collector settled as `runway serve` settles it, runway.collector) and
 started there; runway.executor.Executor runs it with Limits(per_deployment=LIMIT,
 per_instance=LIMIT), LIMIT defaulting to twice the layer width so the limit never holds a step
 back. The cluster is `runway sim-cluster --admin` in its own process, each container ready DELAY
@@ -61,19 +61,18 @@ from pathlib import Path
 import httpx
 import uvicorn
 import yaml
+from floor import floor, workloads  # bench/floor.py, beside this script (on sys.path)
 
+from runway import collector
 from runway.auth import PasswordHasher
 from runway.cli.serving import listen
 from runway.deploy.connection import Cluster, connect
 from runway.executor.executor import Executor
 from runway.executor.run import Limits
-from runway.http import Settings, collector, create_app
+from runway.http import Settings, create_app
 from runway.simcluster.process import SimProcess, run_simulator
 from runway.store import Store, sqlite_url
 from runway.store.records import Event
-
-sys.path.insert(0, str(Path(__file__).parent))
-from floor import floor, workloads  # bench/floor.py, beside this script
 
 ROOT = Path(__file__).parents[1]
 PASSWORD = "bench password, long enough"

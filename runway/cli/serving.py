@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from runway import collector
 from runway.auth import (
     AuthError,
     PasswordHasher,
@@ -33,7 +34,7 @@ from runway.deploy.environment_objects import EnvironmentSettings
 from runway.deploy.errors import ClusterUnavailable
 from runway.executor.executor import instance_name
 from runway.executor.run import Limits
-from runway.http import Settings, collector, create_app
+from runway.http import Settings, create_app
 from runway.http.access import AccessLog
 from runway.http.installation import effective
 from runway.http.settings import SETUP_TOKEN_LIFETIME

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
+from runway import collector
 from runway.simcluster.cluster import ListenError, SimCluster
 
 _PREFIX = "runway-sim (simulated): "
-
-_GC_THRESHOLDS = (50_000, 20, 10)
-"""Collections of this process's garbage: CPython's defaults (700, 10, 10) had it collect some
-500 times per 300 Deployments applied, about a seventh of its CPU, walking the stored objects
-(none of which is garbage) again and again. As `runway serve` settles its collector."""
 
 
 class _Simulated(logging.Filter):
@@ -52,10 +47,10 @@ async def _serve(host: str, port: int, kubeconfig: str | None, tls: bool, admin:
     cluster = SimCluster(admin=admin)
     await cluster.start(host, port, tls)
     # What the start made (modules, the schemas, the bootstrap objects) stays for the life of
-    # the process: frozen, it is never examined again; and collections come less often.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    # the process: frozen, as `runway serve` freezes its own. CPython's defaults had the
+    # simulator collect some 500 times per 300 Deployments applied, about a seventh of its CPU,
+    # walking stored objects that are never garbage.
+    collector.settle()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

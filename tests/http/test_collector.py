@@ -1,4 +1,4 @@
-"""The serving process's garbage collector (runway.http.collector), tried in a process of its
+"""The serving process's garbage collector (runway.collector), tried in a process of its
 own: settling it changes the whole process, which a test must not do to pytest's."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 import subprocess
 import sys
 
-from runway.http import collector
+from runway import collector
 
 PROBE = """
 import gc, json
-from runway.http import collector
+from runway import collector
 made = [{"kept": [i]} for i in range(1000)]  # what a start makes and keeps
 before = gc.get_freeze_count()
 collector.settle()

@@ -1,5 +1,7 @@
-"""The garbage collector of a serving process, set for a long-lived server that holds many
-objects: what the start made is frozen, and collections come less often.
+"""The garbage collector of a serving process (`runway serve`, `runway sim-cluster`), set for a
+long-lived server that holds many objects: what the start made is frozen, and collections come
+less often. Outside the layers (it imports nothing of runway's), so that the simulated cluster
+can use it without loading the HTTP server.
 
 With CPython's defaults (700, 10, 10) a server running a deployment of a thousand steps
 spent a quarter of its CPU collecting, and each full collection stopped everything for about
