@@ -12,8 +12,10 @@ last one stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from runway.config.units import parse_quantity
 from runway.deploy.apply import APP_LABEL, retrying
@@ -300,6 +302,30 @@ async def _delete_unfinished_jobs(cluster: Cluster, namespace: str, app: str) ->
         await delete(cluster, path, propagation="Background")
 
 
+P = ParamSpec("P")
+
+
+def _to_the_end(work: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, Awaitable[None]]:
+    """`work`, run to its end even when its caller is cancelled meanwhile: the cancel takes
+    effect after it (the work's own cancel, a shutdown, is raised by its result)."""
+
+    @functools.wraps(work)
+    async def to_the_end(*args: P.args, **kwargs: P.kwargs) -> None:
+        task = asyncio.ensure_future(work(*args, **kwargs))
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+        task.result()  # its failure, if it failed
+        if cancelled:
+            raise asyncio.CancelledError
+
+    return to_the_end
+
+
+@_to_the_end
 async def restore(
     cluster: Cluster,
     namespace: str,
@@ -324,45 +350,6 @@ async def restore(
     Cancelled meanwhile, the work on the claim still goes to its end and the cancel takes
     effect after it: stopped between deleting the claim and making it again, the app's data
     would be left only in the snapshot, and a half-done copy leaves the volume half wiped."""
-    work = asyncio.ensure_future(
-        _restore(
-            cluster,
-            namespace,
-            app,
-            claim,
-            method,
-            name,
-            size,
-            storage_class,
-            job,
-            rollback,
-            timeout,
-        )
-    )
-    cancelled = False
-    while not work.done():
-        try:
-            await asyncio.shield(work)
-        except asyncio.CancelledError:
-            cancelled = True  # the work's own cancel (a shutdown) is raised by its result
-    work.result()  # its failure, if it failed
-    if cancelled:
-        raise asyncio.CancelledError
-
-
-async def _restore(
-    cluster: Cluster,
-    namespace: str,
-    app: str,
-    claim: str,
-    method: str,
-    name: str,
-    size: str,
-    storage_class: str | None,
-    job: str,
-    rollback: int,
-    timeout: float,
-) -> None:
     path = claims_path(namespace, claim)
     current = await read(cluster, path)
     if method != SNAPSHOT:
