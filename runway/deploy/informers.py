@@ -298,17 +298,11 @@ class Informers:
         it has none by that name). Otherwise (False, None), and the caller reads the
         cluster."""
         informer = self._informers.get(path)
-        if (
-            informer is None
-            or informer.objects is None
-            or not informer.fresh
-            or informer.failure is not None
-            or informer.error is not None
-            or informer.task is None
-            or informer.task.done()
-        ):
+        # Fresh only once listed, and no longer after an error; a watch given up (a failure,
+        # or idle) has ended its task.
+        if informer is None or not informer.fresh or informer.task is None or informer.task.done():
             return False, None
-        return True, informer.objects.get(name)
+        return True, informer.get(name)
 
     async def close(self) -> None:
         """Stop every watch."""
