@@ -348,17 +348,7 @@ class Deployments:
             )
             await self._db.insert_rows(
                 answers,
-                [
-                    {
-                        "deployment_id": deployment_id,
-                        "input": answer.input,
-                        "value": answer.value,
-                        "secret_name": answer.secret_name,
-                        "secret_key": answer.secret_key,
-                        "source": answer.source,
-                    }
-                    for answer in given
-                ],
+                [_answer_row(deployment_id, answer) for answer in given],
             )
 
     async def keep_answers(self, deployment_id: int, kept: Sequence[Answer]) -> None:
@@ -367,17 +357,7 @@ class Deployments:
         if not kept:
             return
         insert = self._db.insert(answers).values(
-            [
-                {
-                    "deployment_id": deployment_id,
-                    "input": answer.input,
-                    "value": answer.value,
-                    "secret_name": answer.secret_name,
-                    "secret_key": answer.secret_key,
-                    "source": answer.source,
-                }
-                for answer in kept
-            ]
+            [_answer_row(deployment_id, answer) for answer in kept]
         )
         async with self._db.write():
             await self._db.execute(
@@ -430,3 +410,15 @@ _EVENTS_AFTER = (
 )
 """A deployment's events after an id, built once: every event stream reads it after each
 change (Db.fetch_one says why)."""
+
+
+def _answer_row(deployment_id: int, answer: Answer) -> dict[str, Any]:
+    """An answer as its row of the `answers` table."""
+    return {
+        "deployment_id": deployment_id,
+        "input": answer.input,
+        "value": answer.value,
+        "secret_name": answer.secret_name,
+        "secret_key": answer.secret_key,
+        "source": answer.source,
+    }
