@@ -28,7 +28,7 @@ from runway.deploy.volume_ops import (
     claims_path,
     create_once,
     delete,
-    deployment_path,
+    forget_replicas,
     jobs_path,
     labels,
     pods_gone,
@@ -248,7 +248,12 @@ async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float
     """Scale every Deployment of the app to zero, delete its unfinished Jobs (a Job pod stuck
     pulling its image, say, would never stop on its own) and wait for its pods to go (the next
     apply of the app's services gives them their replicas back). The pods not gone in time,
-    the Deployments get their replicas back and BackupFailed says so: no volume was touched."""
+    the Deployments get their replicas back and BackupFailed says so: no volume was touched.
+
+    Each Deployment's replicas are noted on it before it is scaled (`scale_to_zero`), not kept
+    in memory: a stop resumed by another instance, after this one died while the pods went,
+    finds them at zero and still knows what to give back. The notes are dropped once the pods
+    are gone, so that none is left for a later backup to mistake for its own."""
     found = await retrying(
         lambda: cluster.request(
             "GET",
@@ -256,31 +261,18 @@ async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float
             query=[("labelSelector", f"{APP_LABEL}={app}")],
         )
     )
-    replicas: dict[str, int] = {}
-    for workload in found.get("items") or []:
-        name = str(workload["metadata"]["name"])
-        replicas[name] = int((workload.get("spec") or {}).get("replicas", 1))
-        await _scale(cluster, namespace, name, 0)
+    names = [str(workload["metadata"]["name"]) for workload in found.get("items") or []]
+    for name in names:
+        await scale_to_zero(cluster, namespace, name)
     await _delete_unfinished_jobs(cluster, namespace, app)
     try:
         await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
     except BackupFailed as error:
-        for name, count in replicas.items():
-            if count:
-                await _scale(cluster, namespace, name, count)
+        for name in names:
+            await scale_back(cluster, namespace, name, None)
         raise BackupFailed(f"{error}; nothing was restored, the app was started again") from error
-
-
-async def _scale(cluster: Cluster, namespace: str, name: str, replicas: int) -> None:
-    async def scale() -> dict[str, Any]:
-        return await cluster.request(
-            "PATCH",
-            deployment_path(namespace, name),
-            body={"spec": {"replicas": replicas}},
-            content_type="application/merge-patch+json",
-        )
-
-    await retrying(scale)
+    for name in names:
+        await forget_replicas(cluster, namespace, name)
 
 
 async def _delete_unfinished_jobs(cluster: Cluster, namespace: str, app: str) -> None:

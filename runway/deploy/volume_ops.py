@@ -183,7 +183,8 @@ async def scale_to_zero(cluster: Cluster, namespace: str, name: str) -> int | No
 
 
 async def scale_back(cluster: Cluster, namespace: str, name: str, replicas: int | None) -> None:
-    """Give the Deployment back the replicas it had before `scale_to_zero`."""
+    """Give the Deployment back the replicas it had before `scale_to_zero` (noted on it, else
+    `replicas`; neither: left as it is)."""
     path = deployment_path(namespace, name)
     found = await read(cluster, path)
     if found is None:
@@ -192,7 +193,21 @@ async def scale_back(cluster: Cluster, namespace: str, name: str, replicas: int 
     wanted = int(noted) if noted is not None else replicas
     if wanted is None:
         return
-    patch = {"metadata": {"annotations": {REPLICAS_BEFORE: None}}, "spec": {"replicas": wanted}}
+    await _patch_deployment(cluster, path, {"replicas": wanted})
+
+
+async def forget_replicas(cluster: Cluster, namespace: str, name: str) -> None:
+    """Drop the replicas `scale_to_zero` noted on the Deployment, leaving it at zero (the next
+    apply of its service gives it the replicas its configuration says)."""
+    path = deployment_path(namespace, name)
+    found = await read(cluster, path)
+    if found is not None and REPLICAS_BEFORE in (found["metadata"].get("annotations") or {}):
+        await _patch_deployment(cluster, path, {})
+
+
+async def _patch_deployment(cluster: Cluster, path: str, spec: dict[str, Any]) -> None:
+    """Merge `spec` into the Deployment's and drop its note of replicas."""
+    patch = {"metadata": {"annotations": {REPLICAS_BEFORE: None}}, "spec": spec}
     await retrying(
         lambda: cluster.request(
             "PATCH", path, body=patch, content_type="application/merge-patch+json"
