@@ -1,8 +1,9 @@
 """One SSH session: the dashboard of the user who logged in, in a PTY of the client's size.
-A shell request opens it; exec requests and subsystems are refused. It gets a token of its own
-(revoked when it ends) and a directory of its own for HOME and working directory (removed when
-it ends), and ends when the client goes, the app quits, the server stops, or the token no longer
-holds (its user disabled, logged out everywhere, its 12 hours up)."""
+A shell request opens it; exec requests and subsystems are refused. It gets a short-lived token
+of its own (renewed while it runs, revoked when it ends) and a directory of its own for HOME and
+working directory (removed when it ends), and ends when the client goes, the app quits, the
+server stops, its 12 hours are up, or the token no longer holds (its user disabled, logged out
+everywhere)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,12 +21,20 @@ import asyncssh
 
 from runway.auth import new_token, token_hash
 from runway.ssh import terminal
-from runway.store import Store, StoreError, TokenKind, User
+from runway.store import Store, StoreError, Token, TokenKind, User
 
 log = logging.getLogger("runway.ssh")
 
-APP_TOKEN_LIFETIME = timedelta(hours=12)
-"""As long as the browser dashboard's: a day's work."""
+SESSION_LIMIT = timedelta(hours=12)
+"""How long one session runs: a day's work; then the person connects again."""
+APP_TOKEN_NAME = "ssh dashboard"
+"""The name of every session's token (kind `session`, which nobody can name): how the sessions
+of a person are counted across instances."""
+APP_TOKEN_LIFETIME = timedelta(minutes=10)
+"""The app's token is short-lived and renewed while its session runs: the token of a session
+whose server was killed stops working minutes later, not hours, and stops counting against its
+person's limit."""
+RENEW_EVERY = timedelta(minutes=1)
 RESTORE = (
     "\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l"  # no mouse reports
     "\x1b[?2004l\x1b[?7h\x1b[<u"  # no bracketed paste, wrap lines, no Kitty keyboard
@@ -38,6 +46,7 @@ TYPED_AHEAD = 4096
 CHECK_EVERY = 2.0
 """Seconds between checks that the session's token still holds (another instance may have
 disabled its user)."""
+_SESSION_OVER = "runway: your session's 12 hours are up: connect again to go on"
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Limits:
     same defaults, counted apart)."""
 
     per_user: int = 4
+    """Counted across every instance (the live session tokens in the database)."""
     total: int = 40
     """One app process takes about 35 MB: forty are well under 2 GB."""
 
@@ -55,32 +65,26 @@ class LimitReached(Exception):
 
 
 class Running:
-    """The dashboards this server runs, by user, for the limits."""
+    """How many dashboards this server runs, for its total (the limit per user is counted in the
+    database, across instances: `DashboardSession._app_token`)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._by_user: Counter[int] = Counter()
+        self._count = 0
 
-    def reserve(self, user_id: int) -> None:
-        if self._by_user[user_id] >= self.limits.per_user:
-            raise LimitReached(
-                f"you have {self._by_user[user_id]} dashboards open, the most allowed: "
-                "close one of them and try again"
-            )
-        if self.total() >= self.limits.total:
+    def reserve(self) -> None:
+        if self._count >= self.limits.total:
             raise LimitReached(
                 "this server runs as many dashboards as it can right now: try again later, "
                 "or use `runway tui` on your own machine"
             )
-        self._by_user[user_id] += 1
+        self._count += 1
 
-    def release(self, user_id: int) -> None:
-        self._by_user[user_id] -= 1
-        if self._by_user[user_id] <= 0:
-            del self._by_user[user_id]
+    def release(self) -> None:
+        self._count -= 1
 
     def total(self) -> int:
-        return sum(self._by_user.values())
+        return self._count
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             return
         running, user = self._shared.running, self._user
         try:
-            running.reserve(user.id)
+            running.reserve()
         except LimitReached as reached:
             self._say(str(reached))
             self._exit(1)
@@ -206,19 +210,30 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             self._say("the dashboard could not start; try again")
             self._exit(1)
         finally:
-            running.release(user.id)
+            running.release()
 
     async def _dashboard(self) -> int:
         store, user = self._shared.store, self._user
         secret = new_token()
         hashed = token_hash(secret)
-        app_token = await store.credentials.create_token(
+        started = datetime.now(UTC)
+        ends_at = started + SESSION_LIMIT
+        app_token = await store.credentials.create_token_within(
             user.id,
-            TokenKind.API,
-            "ssh dashboard",
+            TokenKind.SESSION,
+            APP_TOKEN_NAME,
             hashed,
-            datetime.now(UTC) + APP_TOKEN_LIFETIME,
+            min(started + APP_TOKEN_LIFETIME, ends_at),
+            now=started,
+            most=self._shared.running.limits.per_user,
         )
+        if app_token is None:
+            most = self._shared.running.limits.per_user
+            self._say(
+                f"you have as many dashboards open over SSH as allowed ({most}): close one of "
+                "them and try again"
+            )
+            return 1
         home = ""
         try:
             # Not the server's HOME nor its working directory: what the app writes stays with
@@ -239,11 +254,11 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             if self._typed_ahead:
                 child.write(bytes(self._typed_ahead))
             try:
-                ended = await _first(
+                ended, why = await _first(
                     child.ended.wait(),
                     self._gone.wait(),
                     self._stopping.wait(),
-                    _until_invalid(store, hashed),
+                    _until_invalid(store, user, app_token, hashed, ends_at),
                 )
             finally:
                 status = await child.stop()
@@ -252,10 +267,8 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             self._send(RESTORE.encode())
             if ended == 2:
                 self._say("runway: the server is stopping")
-            elif ended == 3 and datetime.now(UTC) >= app_token.expires_at:
-                self._say("runway: your session's 12 hours are up: connect again to go on")
             elif ended == 3:
-                self._say("runway: your session ended (your account was disabled or logged out)")
+                self._say(str(why))
             return status if status >= 0 else 1
         finally:
             if home:
@@ -263,26 +276,40 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
             await store.credentials.revoke_token(user.id, app_token.id, datetime.now(UTC))
 
 
-async def _first(*waits: Coroutine[Any, Any, object]) -> int:
-    """Once the first of `waits` is done, its index; the others are cancelled."""
+async def _first(*waits: Coroutine[Any, Any, object]) -> tuple[int, object]:
+    """Once the first of `waits` is done, its index and what it returned; the others are
+    cancelled."""
     tasks = [asyncio.ensure_future(wait) for wait in waits]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        return min(tasks.index(task) for task in done)
+        first = min(tasks.index(task) for task in done)
+        return first, tasks[first].result()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _until_invalid(store: Store, hashed: str) -> None:
-    """Return once the token with `hashed` is revoked or expired, or its user disabled. A check
-    that fails is no answer: the dashboard goes on (the database may come back)."""
+async def _until_invalid(
+    store: Store, user: User, app_token: Token, hashed: str, ends_at: datetime
+) -> str:
+    """Once the session's time is up, or its token (`hashed`) is revoked or expired, or its
+    user disabled: what to tell the person. Renews the token meanwhile, never past `ends_at`. A
+    check that fails is no answer: the dashboard goes on (the database may come back), and a
+    renewal that fails is tried again at the next check."""
     failing = False
+    renewed, expires = datetime.now(UTC), app_token.expires_at
     while True:
         await asyncio.sleep(CHECK_EVERY)
+        now = datetime.now(UTC)
+        if now >= ends_at:
+            return _SESSION_OVER
         try:
-            found = await store.credentials.authenticate(hashed, datetime.now(UTC))
+            found = await store.credentials.authenticate(hashed, now)
+            if found is not None and now - renewed >= RENEW_EVERY:
+                longer = min(now + APP_TOKEN_LIFETIME, ends_at)
+                if await store.credentials.extend_token(user.id, app_token.id, longer):
+                    renewed, expires = now, longer
         except Exception as error:
             if not failing:  # once while it fails, not every CHECK_EVERY
                 unexpected = not isinstance(error, StoreError)  # a bug: its traceback
@@ -290,5 +317,7 @@ async def _until_invalid(store: Store, hashed: str) -> None:
             failing = True
             continue
         failing = False
+        if found is None and now >= expires:  # not renewed in time: the database was away
+            return "runway: your session could not be renewed in time: connect again to go on"
         if found is None:
-            return
+            return "runway: your session ended (your account was disabled or logged out)"

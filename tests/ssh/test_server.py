@@ -175,17 +175,14 @@ async def test_a_session_without_a_terminal_is_told_to_ask_for_one(here: Here):
     assert channel.get_exit_status() == 1
 
 
-def test_dashboards_are_limited_per_user_and_in_all():
-    running = Running(Limits(per_user=2, total=3))
-    running.reserve(1)
-    running.reserve(1)
-    with pytest.raises(LimitReached, match="you have 2 dashboards open"):
-        running.reserve(1)
-    running.reserve(2)
+def test_dashboards_are_limited_in_all_on_a_server():
+    running = Running(Limits(total=3))
+    for _ in range(3):
+        running.reserve()
     with pytest.raises(LimitReached, match="as many dashboards as it can"):
-        running.reserve(3)
-    running.release(1)
-    running.reserve(3)
+        running.reserve()
+    running.release()
+    running.reserve()
     assert running.total() == 3
 
 

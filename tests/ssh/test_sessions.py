@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.screen import Screen
 
-from runway.ssh import session, terminal
+from runway.ssh import Limits, session, terminal
+from runway.store import StoreError, Token, TokenKind
 from runway.tui.app import REMOTE_VARIABLE, make_dashboard
-from tests.ssh.conftest import Here, connect, environ, open_dashboard
+from tests.ssh.conftest import Here, connect, environ, open_dashboard, serving, start
 
 pytestmark = pytest.mark.anyio
 
@@ -48,11 +49,11 @@ async def test_each_dashboard_has_a_home_of_its_own_removed_when_it_ends(
         await asyncio.sleep(0.05)
 
 
-async def test_a_failing_check_does_not_end_a_dashboard_and_its_tokens_end_says_so(
+async def test_a_failing_check_does_not_end_a_dashboard_and_its_time_up_says_so(
     here: Here, light_app: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     lifetime = 1.0
-    monkeypatch.setattr(session, "APP_TOKEN_LIFETIME", timedelta(seconds=lifetime))
+    monkeypatch.setattr(session, "SESSION_LIMIT", timedelta(seconds=lifetime))
     monkeypatch.setattr(session, "CHECK_EVERY", 0.1)
     credentials = here.store.credentials
     real = credentials.authenticate
@@ -70,13 +71,94 @@ async def test_a_failing_check_does_not_end_a_dashboard_and_its_tokens_end_says_
     connection = await connect(here.port, "ann", client_keys=[here.key])
     _, screen = await open_dashboard(connection)
     await asyncio.wait_for(screen.closed.wait(), 10)
-    assert time.monotonic() - started >= lifetime  # it went on until its token's end
+    assert time.monotonic() - started >= lifetime  # it went on until its time was up
     assert "your session's 12 hours are up: connect again" in screen.text()
     assert "disabled or logged out" not in screen.text()
     said = [r for r in caplog.records if "cannot check a dashboard's token" in r.getMessage()]
     assert len(said) == 1  # once while it fails, with the traceback of what went wrong
     assert said[0].exc_info is not None
     connection.close()
+
+
+async def sessions_tokens(here: Here) -> list[Token]:
+    """ann's live dashboard tokens over SSH, of every kind."""
+    ann = await here.store.users.by_name("ann")
+    assert ann is not None
+    found = await here.store.credentials.tokens(ann.id)
+    return [t for t in found if t.name == session.APP_TOKEN_NAME and t.revoked_at is None]
+
+
+async def test_a_sessions_token_is_short_lived_and_renewed_while_it_runs(
+    here: Here, light_app: None, monkeypatch: pytest.MonkeyPatch
+):
+    # A server killed in the middle of a session cannot revoke its token: what bounds it is
+    # its lifetime, minutes (renewed while the session runs), not the session's 12 hours.
+    assert session.APP_TOKEN_LIFETIME.total_seconds() <= 600
+    monkeypatch.setattr(session, "APP_TOKEN_LIFETIME", timedelta(seconds=1))
+    monkeypatch.setattr(session, "RENEW_EVERY", timedelta(seconds=0.2))
+    monkeypatch.setattr(session, "CHECK_EVERY", 0.1)
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await screen.wait_for("light app")
+    (token,) = await sessions_tokens(here)
+    assert token.kind is TokenKind.SESSION  # not among the API tokens ann names and manages
+    assert token.expires_at - token.created_at <= timedelta(seconds=1)
+    await asyncio.sleep(2.5)  # over twice its first lifetime
+    assert not screen.closed.is_set()
+    (renewed,) = await sessions_tokens(here)
+    assert renewed.expires_at > datetime.now(UTC)
+    connection.close()
+    deadline = time.monotonic() + 10
+    while await sessions_tokens(here):  # revoked once the session ended
+        assert time.monotonic() < deadline, "the session's token is still live"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_token_not_renewed_in_time_ends_the_session_and_says_why(
+    here: Here, light_app: None, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(session, "APP_TOKEN_LIFETIME", timedelta(seconds=0.5))
+    monkeypatch.setattr(session, "RENEW_EVERY", timedelta(seconds=0.1))
+    monkeypatch.setattr(session, "CHECK_EVERY", 0.1)
+    credentials = here.store.credentials
+    real, away_until = credentials.authenticate, time.monotonic() + 1.5
+
+    async def away(*args: object) -> object:  # the database, away for a while
+        if time.monotonic() < away_until:
+            raise StoreError("the database is not reachable")
+        return await real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(credentials, "authenticate", away)
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await asyncio.wait_for(screen.closed.wait(), 10)
+    assert "could not be renewed in time: connect again" in screen.text()
+    assert "disabled or logged out" not in screen.text()
+    connection.close()
+
+
+async def test_a_person_has_at_most_so_many_dashboards_over_ssh_across_instances(
+    tmp_path: Path, light_app: None
+):
+    async with serving(tmp_path, limits=Limits(per_user=1)) as here:
+        other, other_port = await start(here.store, limits=Limits(per_user=1))
+        try:
+            first = await connect(here.port, "ann", client_keys=[here.key])
+            _, screen = await open_dashboard(first)
+            await screen.wait_for("light app")
+            second = await connect(other_port, "ann", client_keys=[here.key])
+            channel, refused = await open_dashboard(second)
+            await asyncio.wait_for(refused.closed.wait(), 10)
+            assert "as many dashboards open over SSH as allowed (1)" in refused.text()
+            assert channel.get_exit_status() == 1
+            first.close()
+            while await sessions_tokens(here):
+                await asyncio.sleep(0.05)
+            _, again = await open_dashboard(second)  # the first one ended: room again
+            await again.wait_for("light app")
+            second.close()
+        finally:
+            await other.close()
 
 
 async def test_an_app_that_will_not_go_is_killed_even_when_stopping_it_is_cancelled():
