@@ -1,9 +1,11 @@
 """A person in Chromium: log in, open a monitor URL, answer the questions, start, and watch the
 deployment succeed. The terminal draws on a canvas, so the test reads the terminal bytes the
-page received (an init script records the websocket's frames); screenshots are kept."""
+page received (an init script records the websocket's frames). Its screenshots are kept as
+artifacts, in `artifacts/browser/` of the checkout (or `$RUNWAY_TEST_ARTIFACTS/browser/`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from tests.tui.world import World
 from tests.web.world import screen_text
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("RUNWAY_TEST_ARTIFACTS") or Path(__file__).parents[2] / "artifacts")
 
 # Every binary frame the page receives, kept as numbers for the test to read back; and the
 # page's state when each websocket was opened.
@@ -97,8 +100,10 @@ class Screen:
 
 
 def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
-    world: World, chromium: Any, tmp_path: Path
+    world: World, chromium: Any
 ) -> None:
+    shots = ARTIFACTS / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
     env = world.environment("in-chromium")
     ident = world.deploy(env)
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
@@ -115,7 +120,7 @@ def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
         # One websocket, opened by runway's page while it still loads (allowed by its CSP),
         # which textual.js took over: not a second one once textual.js had started xterm.
         assert page.evaluate("window.__sockets") == ["loading"]
-        page.screenshot(path=str(tmp_path / "questions.png"))
+        page.screenshot(path=str(shots / "questions.png"))
         page.click("#terminal")
         screen.quiet()
         keys = page.keyboard
@@ -139,12 +144,12 @@ def test_a_person_answers_starts_and_watches_it_succeed_in_chromium(
         keys.press("y")
         screen.wait_for("succeeded (4/4 steps)", timeout=90)
         assert world.deployment(ident)["status"] == "succeeded"
-        page.screenshot(path=str(tmp_path / "succeeded.png"))
+        page.screenshot(path=str(shots / "succeeded.png"))
         page.click("#bar button")  # Log out
         page.wait_for_url("**/ui/login")
         page.goto(f"{world.url}/ui/deployments/{ident}")
         assert "/ui/login" in page.url
     finally:
-        page.screenshot(path=str(tmp_path / "last.png"))
-        print(f"screenshots in {tmp_path}")
+        page.screenshot(path=str(shots / "last.png"))
+        print(f"screenshots in {shots}")
         page.close()
