@@ -1,6 +1,7 @@
 """Users, passwords and tokens: the pure logic of who may do what (persistence is the store's)."""
 
 from runway.auth.addresses import client_address, parse_networks
+from runway.auth.devices import Device, DeviceSigner
 from runway.auth.errors import AuthError, InvalidInvite, InvalidName, WeakPassword
 from runway.auth.invites import InviteSigner, new_nonce, nonce_hash
 from runway.auth.limits import LoginLimits
@@ -10,6 +11,8 @@ from runway.auth.tokens import new_token, token_hash
 
 __all__ = [
     "AuthError",
+    "Device",
+    "DeviceSigner",
     "InvalidInvite",
     "InvalidName",
     "InviteSigner",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from runway.cli.common import Commands, Namespace, fail, read_passwords
 from runway.client import Client, ClientError, Credentials, load_credentials, save_credentials
+from runway.client.devices import log_in
 
 
 def add_commands(commands: Commands) -> None:
@@ -39,9 +41,9 @@ def run_login(args: Namespace) -> int:
     return 0
 
 
-async def _login(url: str, username: str, password: str) -> dict[str, str]:
+async def _login(url: str, username: str, password: str) -> dict[str, Any]:
     async with Client(url) as client:
-        return await client.login(username, password)
+        return await log_in(client, username, password)
 
 
 def run_passwd(args: Namespace) -> int:

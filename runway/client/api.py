@@ -137,10 +137,14 @@ class Client:
             raise malformed(self.url, f"{method} {path}")
         return found
 
-    async def login(self, username: str, password: str) -> dict[str, Any]:
-        found: dict[str, Any] = await self.request(
-            "POST", "/api/v1/sessions", json={"username": username, "password": password}
-        )
+    async def login(
+        self, username: str, password: str, device: str | None = None
+    ) -> dict[str, Any]:
+        """A session (`token`, and `device`: the device token to send with the next login)."""
+        body = {"username": username, "password": password}
+        if device:
+            body["device"] = device
+        found: dict[str, Any] = await self.request("POST", "/api/v1/sessions", json=body)
         return found
 
     async def me(self) -> dict[str, Any]:

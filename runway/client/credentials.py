@@ -23,17 +23,23 @@ def config_dir() -> Path:
 
 
 def save_credentials(credentials: Credentials) -> Path:
-    """Write the credentials readable by the user only; the file never exists with wider rights."""
+    """Write the credentials readable by the user only."""
+    return write_private(
+        "credentials.json",
+        {"url": credentials.url, "token": credentials.token, "username": credentials.username},
+    )
+
+
+def write_private(name: str, data: object) -> Path:
+    """Write `data` as JSON to the config directory's file `name`, readable by the user only;
+    the file never exists with wider rights, nor half written."""
     folder = config_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / "credentials.json"
+    path = folder / name
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        json.dump(
-            {"url": credentials.url, "token": credentials.token, "username": credentials.username},
-            file,
-        )
+        json.dump(data, file)
     temporary.chmod(0o600)
     temporary.replace(path)
     return path

@@ -29,7 +29,20 @@ from runway.http.openapi_schemas import (
 
 
 def _paths() -> dict[str, dict[str, Schema]]:
-    credentials = strict_object({"username": TEXT, "password": TEXT})
+    credentials = strict_object(
+        {
+            "username": TEXT,
+            "password": TEXT,
+            "device": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": "The device token of this client's last login (its answer's "
+                "`device`), if any: a valid one of this user skips the user's pause. A "
+                "forged, expired or another user's token is ignored.",
+            },
+        },
+        required=["username", "password"],
+    )
     account = strict_object({"username": NAME, "password": PASSWORD})
     return {
         "/api/v1/setup": {

@@ -145,7 +145,20 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Session": strict_object(
-        {"token": {"type": "string"}, "expires_at": TIME, "user": ref("User")}
+        {
+            "token": {"type": "string"},
+            "expires_at": TIME,
+            "user": ref("User"),
+            "device": {
+                "type": "string",
+                "description": "A login's device token: send it as `device` with this "
+                "client's next login, and keep it as secret as a password. While it has "
+                "failed fewer than 5 times in 15 minutes (the defaults), that login skips "
+                "the pause other people's wrong guesses put on the user; the address's limit "
+                "still holds. Each login gives a new one; it lasts 180 days.",
+            },
+        },
+        required=["token", "expires_at", "user"],
     ),
     "Token": strict_object(
         {

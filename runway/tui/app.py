@@ -19,6 +19,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from runway.client import Client, ClientError, Credentials
+from runway.client.devices import log_in
 from runway.tui.screens.account import AccountScreen
 from runway.tui.screens.admin import AdminScreen
 from runway.tui.screens.deployment import DeploymentScreen
@@ -31,7 +32,9 @@ ClientFactory = Callable[[str, str | None], Client]
 """Makes the client of a server URL with a token (None before login)."""
 
 Remember = Callable[[Credentials], object]
-"""Keeps the credentials of a login made in the dashboard (runway tui: as `runway login` does)."""
+"""Keeps the credentials of a login made in the dashboard (runway tui: as `runway login` does).
+A dashboard that remembers them is on its person's own machine: it keeps their device token
+too (runway.client.devices). One served to a browser or over SSH keeps neither."""
 
 REMOTE_VARIABLE = "RUNWAY_REMOTE_TERMINAL"
 """Set (runway/ssh/terminal.py) when the app runs on runway's server for someone at the other
@@ -108,6 +111,13 @@ class Dashboard(App[None]):
             raise
         self.problem = ""
         return found
+
+    async def log_in(self, client: Client, username: str, password: str) -> dict[str, Any]:
+        """The login screen's call: with this machine's device token when the dashboard runs
+        on its person's own machine (it remembers their credentials), plainly otherwise."""
+        if self._remember is None:
+            return await client.login(username, password)
+        return await log_in(client, username, password)
 
     async def logged_in(self, token: str, username: str) -> None:
         """Use a new session token (from the login screen) and go on where the person was."""

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
 from runway.auth import token_hash
 from runway.store.records import Role
-from tests.http.worlds import PASSWORD, World
+from tests.http.worlds import PASSWORD, World, dump_database
 
 pytestmark = pytest.mark.anyio
 
@@ -202,42 +200,10 @@ async def test_changing_the_password_ends_other_sessions(world: World):
 async def test_no_password_or_token_is_stored_in_clear(world: World, database_url: str):
     bob = await world.as_person("bob")
     token = (await bob.post("/api/v1/tokens", json={"name": "ci"})).json()["token"]
-    dump = await _dump(database_url)
+    dump = await dump_database(database_url)
     assert "correct horse" not in dump.lower()
     assert PASSWORD not in dump
     assert token not in dump
-
-
-async def _dump(database_url: str) -> str:
-    """Every row of every table, read straight from the database, as text."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split(":///", 1)[1]
-        with sqlite3.connect(path) as connection:
-            tables = [
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ]
-            return "\n".join(
-                repr(row)
-                for table in tables
-                for row in connection.execute(f'SELECT * FROM "{table}"')
-            )
-    connection = await asyncpg.connect(database_url)
-    try:
-        tables = [
-            r["tablename"]
-            for r in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            )
-        ]
-        rows = [
-            repr(tuple(row))
-            for table in tables
-            for row in await connection.fetch(f'SELECT * FROM "{table}"')
-        ]
-    finally:
-        await connection.close()
-    return "\n".join(rows)
 
 
 async def test_a_burst_of_guesses_sent_at_once_is_limited_too(world: World):

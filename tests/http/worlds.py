@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 
 from runway.auth import new_token, token_hash
@@ -64,3 +66,35 @@ class World:
     async def as_person(self, name: str, role: Role = Role.MEMBER) -> httpx.AsyncClient:
         _, token = await self.person(name, role)
         return self.client(token)
+
+
+async def dump_database(database_url: str) -> str:
+    """Every row of every table, read straight from the database, as text."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        with sqlite3.connect(path) as connection:
+            tables = [
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            return "\n".join(
+                repr(row)
+                for table in tables
+                for row in connection.execute(f'SELECT * FROM "{table}"')
+            )
+    connection = await asyncpg.connect(database_url)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        ]
+        rows = [
+            repr(tuple(row))
+            for table in tables
+            for row in await connection.fetch(f'SELECT * FROM "{table}"')
+        ]
+    finally:
+        await connection.close()
+    return "\n".join(rows)

@@ -4,12 +4,15 @@ watching it succeed; a failure and its reason; the server going away and coming 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Input, RichLog, Static
 
+from runway.client import Credentials
+from runway.client.devices import load_device
 from runway.tui import make_dashboard
 from runway.tui.screens.deployment import DeploymentScreen
 from runway.tui.screens.environments import EnvironmentsScreen
@@ -58,6 +61,40 @@ async def test_a_person_logs_in_and_sees_their_environments(world: World):
         await until(app, lambda: isinstance(app.screen, EnvironmentsScreen), "the environments")
         table = app.screen.query_one("#environments", DataTable)
         await until(app, lambda: any(r[0] == "logged" for r in cells(table)), "environment")
+
+
+async def log_in_on_screen(app: Any, pilot: Any) -> None:
+    await until(app, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+    app.screen.query_one("#username", Input).value = "ann"
+    app.screen.query_one("#password", Input).value = PASSWORD
+    await press_button(pilot, "#log-in")
+    await until(app, lambda: isinstance(app.screen, EnvironmentsScreen), "the environments")
+    table = app.screen.query_one("#environments", DataTable)
+    await until(app, lambda: any(r[0] == "devices" for r in cells(table)), "its environment")
+
+
+async def test_only_a_dashboard_on_the_persons_own_machine_keeps_their_device_token(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("RUNWAY_CONFIG_DIR", str(tmp_path))
+    world.environment("devices")
+    # Served (a browser tab's or an SSH session's app): nothing is kept where it runs, which is
+    # runway's server, shared by everyone.
+    served = make_dashboard(world.url)
+    async with served.run_test(size=SIZE) as pilot:
+        await log_in_on_screen(served, pilot)
+    assert load_device(world.url, "ann") is None
+    # `runway tui` on the person's machine: kept, and sent with its next login.
+    remembered: list[Credentials] = []
+    own = make_dashboard(world.url, remember=remembered.append)
+    async with own.run_test(size=SIZE) as pilot:
+        await log_in_on_screen(own, pilot)
+    kept = load_device(world.url, "ann")
+    assert kept is not None and remembered
+    again = make_dashboard(world.url, remember=remembered.append)
+    async with again.run_test(size=SIZE) as pilot:
+        await log_in_on_screen(again, pilot)
+    assert load_device(world.url, "ann") not in (None, kept)  # sent, and a new one kept
 
 
 async def test_create_an_environment_then_delete_it_by_typing_its_name(world: World):

@@ -1,8 +1,8 @@
-"""First setup, logging in, personal tokens and invites."""
+"""First setup, logging in (with device tokens), personal tokens and invites."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -10,6 +10,8 @@ from starlette.routing import Route
 
 from runway.auth import (
     AuthError,
+    Device,
+    DeviceSigner,
     InviteSigner,
     new_nonce,
     new_token,
@@ -62,46 +64,50 @@ def _already_set_up() -> ApiError:
     return ApiError(409, "already_set_up", "runway is already set up; log in instead")
 
 
-async def _logged_in(ctx: Context, user: User, status: int = 201) -> JSONResponse:
-    """A new session token for `user`, shown this once."""
+async def _logged_in(
+    ctx: Context, user: User, status: int = 201, *, device: str | None = None
+) -> JSONResponse:
+    """A new session token for `user`, shown this once (with a new device token, when given)."""
     token = new_token()
     expires = ctx.now() + ctx.settings.session_lifetime
     await ctx.store.credentials.create_token(
         user.id, TokenKind.SESSION, "login", token_hash(token), expires
     )
-    return JSONResponse(
-        {"token": token, "expires_at": iso(expires), "user": user_view(user)}, status_code=status
-    )
+    body = {"token": token, "expires_at": iso(expires), "user": user_view(user)}
+    if device is not None:
+        body["device"] = device
+    return JSONResponse(body, status_code=status)
 
 
 async def login(request: Request) -> Response:
-    """`POST /api/v1/sessions`: a session token for a user name and password."""
-    fields = Fields(await json_body(request), ("username", "password"))
+    """`POST /api/v1/sessions`: a session token for a user name and password, and a new device
+    token (`device`), which the next login of this client sends back (`device`) to skip the
+    pause that others' guesses put on the user."""
+    fields = Fields(await json_body(request), ("username", "password", "device"))
     username = fields.text("username", limit=64)
     password = fields.text("password", limit=MAX_LENGTH)
+    device = fields.optional_text("device")
     fields.done()
-    user = await check_login(request, username, password)
-    return await _logged_in(context(request), user)
-
-
-async def check_login(request: Request, username: str, password: str) -> User:
-    """The user whose name and password these are, within the login limits (the API's login
-    and the browser's login page share it); ApiError 429, or 401 saying why, otherwise."""
+    user = await check_login(request, username, password, device)
     ctx = context(request)
-    now, limits, credentials = ctx.now(), ctx.settings.login_limits, ctx.store.credentials
-    keys = (f"user:{username}", f"addr:{address(request)}")
-    # Counted before the password is checked: a burst of guesses sent at once is counted too.
-    by_user, by_address = await credentials.attempt(keys, now, now - limits.window)
-    wait = max(limits.user_wait(by_user, now), limits.address_wait(by_address, now))
-    if wait:
-        await credentials.forget_attempt(keys, now)  # refused unchecked: no guess was made
-        raise ApiError(
-            429,
-            "too_many_attempts",
-            f"too many failed logins; try again in {wait} seconds",
-            headers={"Retry-After": str(wait)},
-        )
+    return await _logged_in(ctx, user, device=await new_device_token(ctx, user))
+
+
+async def check_login(
+    request: Request, username: str, password: str, device_token: str | None = None
+) -> User:
+    """The user whose name and password these are, within the login limits (the API's login
+    and the browser's login page share it); ApiError 429, or 401 saying why, otherwise.
+
+    A valid device token of this user (`device_token`, from an earlier login) skips the user's
+    pause while that device has not failed too often itself (LoginLimits); any other token is
+    ignored, and the attempt counted as one without it."""
+    ctx = context(request)
+    credentials = ctx.store.credentials
+    now = ctx.now()
     user = await ctx.store.users.by_name(username)
+    device = await _device(ctx, device_token, user)
+    keys, trusted = await _count_attempt(ctx, request, username, device, now)
     hashed = await ctx.store.users.password_hash(user.id) if user else None
     hasher = ctx.settings.hasher
     if hashed is None:
@@ -113,10 +119,74 @@ async def check_login(request: Request, username: str, password: str) -> User:
     if not valid or user is None:
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
     await credentials.forget_attempt(keys, now)
-    await credentials.clear_failures(keys[0])
+    if device is not None:
+        await credentials.clear_failures(device.key)
+    if not trusted:
+        # Not after a trusted device's login: the others' failures stay counted, or each login
+        # of the person would give whoever is guessing a fresh allowance.
+        await credentials.clear_failures(_user_key(username))
     if user.disabled:
         raise ApiError(401, "disabled", "this account is disabled; ask an admin")
     return user
+
+
+async def _count_attempt(
+    ctx: Context, request: Request, username: str, device: Device | None, now: datetime
+) -> tuple[tuple[str, ...], bool]:
+    """Count the attempt under the address, and under the device while it is trusted, else the
+    user; the keys it is counted under, and whether the device was trusted. Counted before the
+    password is checked, so a burst of guesses sent at once is counted too; ApiError 429 (the
+    attempt forgotten: no guess was made) when a limit is reached."""
+    limits, credentials = ctx.settings.login_limits, ctx.store.credentials
+    since = now - limits.window
+    user_key, address_key = _user_key(username), f"addr:{address(request)}"
+    trusted = False
+    if device is None:
+        keys: tuple[str, ...] = (user_key, address_key)
+        by_user, by_address = await credentials.attempt(keys, now, since)
+        wait = max(limits.user_wait(by_user, now), limits.address_wait(by_address, now))
+    else:
+        keys = (device.key, address_key)
+        by_device, by_address = await credentials.attempt(keys, now, since)
+        wait = limits.address_wait(by_address, now)
+        trusted = limits.device_trusted(by_device, now)
+        if not trusted:
+            (by_user,) = await credentials.attempt((user_key,), now, since)
+            keys = (*keys, user_key)
+            wait = max(wait, limits.user_wait(by_user, now))
+    if wait:
+        await credentials.forget_attempt(keys, now)
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed logins; try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    return keys, trusted
+
+
+def _user_key(username: str) -> str:
+    return f"user:{username}"
+
+
+async def _device(ctx: Context, token: str | None, user: User | None) -> Device | None:
+    """The device of a valid token issued to this very account (its id and name), else None."""
+    if not token or user is None:
+        return None
+    found = (await _device_signer(ctx)).read(token)
+    if found is None or found.user_id != user.id or found.username != user.name:
+        return None
+    return found
+
+
+async def new_device_token(ctx: Context, user: User) -> str:
+    """A device token for `user`, who just logged in (the API's login and the browser's)."""
+    return (await _device_signer(ctx)).issue(user.id, user.name)
+
+
+async def _device_signer(ctx: Context) -> DeviceSigner:
+    key = await ctx.store.credentials.signing_key()  # read once per instance, then kept
+    return DeviceSigner(key, ctx.settings.login_limits.device_lifetime)
 
 
 async def list_tokens(request: Request) -> Response:

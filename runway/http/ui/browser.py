@@ -1,6 +1,7 @@
 """The browser's session: a random token in an HttpOnly, SameSite=Strict cookie, its hash in
 the tokens table (kind `browser`), so it expires, is revoked by logging out, and ends with its
-user being disabled, on every instance at once; and the `Origin` check that comes with it."""
+user being disabled, on every instance at once; the device cookie, which outlives sessions
+(runway.auth.devices); and the `Origin` check that comes with them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from runway.http.context import Context
 from runway.store.records import Token, TokenKind, User
 
 COOKIE = "runway_session"
+DEVICE_COOKIE = "runway_device"
 LIFETIME = timedelta(hours=12)
 """A browser session lasts a working day: shorter than the CLI's, as a browser is shared more."""
 
@@ -44,6 +46,25 @@ async def start(ctx: Context, user: User, response: Response) -> None:
         httponly=True,
         samesite="strict",
     )
+
+
+def remember_device(ctx: Context, token: str, response: Response) -> None:
+    """Set the device token of a login as a cookie scoped like the session's, lasting as long
+    as the token: logging out keeps it, so this browser's next login skips the user's pause."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=int(ctx.settings.login_limits.device_lifetime.total_seconds()),
+        path="/ui",
+        secure=is_https(ctx.settings.public_url),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def device(connection: HTTPConnection) -> str | None:
+    """The device token the browser sent, unchecked (the login checks it)."""
+    return connection.cookies.get(DEVICE_COOKIE) or None
 
 
 async def current(ctx: Context, connection: HTTPConnection) -> BrowserSession | None:

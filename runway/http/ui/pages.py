@@ -14,7 +14,7 @@ from runway.auth.passwords import check_password
 from runway.http.context import context
 from runway.http.errors import ApiError
 from runway.http.requests import body_bytes
-from runway.http.routes.accounts import check_login, use_invite
+from runway.http.routes.accounts import check_login, new_device_token, use_invite
 from runway.http.ui import browser, html
 from runway.http.ui.processes import Processes
 
@@ -87,8 +87,9 @@ def login_page(processes: Processes) -> Callable[[Request], Awaitable[Response]]
 
 def login(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        """Check the name and password (the API's limits and timing), then start a browser
-        session and go where the person was headed (a dashboard: the pool gets ready)."""
+        """Check the name and password (the API's limits and timing, with the browser's device
+        cookie), then start a browser session, give the browser a new device cookie, and go
+        where the person was headed (a dashboard: the pool gets ready)."""
         refused = _refused_origin(request)
         if refused is not None:
             return refused
@@ -96,13 +97,17 @@ def login(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
         next_path = _next(fields.get("next", ""))
         try:
             user = await check_login(
-                request, fields.get("username", "")[:64], fields.get("password", "")[:1024]
+                request,
+                fields.get("username", "")[:64],
+                fields.get("password", "")[:1024],
+                browser.device(request),
             )
         except ApiError as error:
             return _login_page(next_path, error.message, error.status)
         response = RedirectResponse(next_path, status_code=303)
         ctx = context(request)
         await browser.start(ctx, user, response)
+        browser.remember_device(ctx, await new_device_token(ctx, user), response)
         processes.warm(ctx.settings.public_url)
         return response
 

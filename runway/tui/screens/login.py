@@ -91,7 +91,7 @@ class LoginScreen(Screen[None]):
         async def call(client: Client) -> dict[str, Any]:
             if setup_token is not None:
                 return await client.setup(setup_token, username, password)
-            return await client.login(username, password)
+            return await self.dashboard.log_in(client, username, password)
 
         self._say("")
         try:
