@@ -247,13 +247,15 @@ async def delete_backup(cluster: Cluster, namespace: str, method: str, name: str
 async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float) -> None:
     """Scale every Deployment of the app to zero, delete its unfinished Jobs (a Job pod stuck
     pulling its image, say, would never stop on its own) and wait for its pods to go (the next
-    apply of the app's services gives them their replicas back). The pods not gone in time,
-    the Deployments get their replicas back and BackupFailed says so: no volume was touched.
+    apply of the app's services gives them their replicas back). The pods not gone in time (or
+    the cluster failing meanwhile), the Deployments get their replicas back and BackupFailed
+    says so: no volume was touched.
 
     Each Deployment's replicas are noted on it before it is scaled (`scale_to_zero`), not kept
     in memory: a stop resumed by another instance, after this one died while the pods went,
     finds them at zero and still knows what to give back. The notes are dropped once the pods
-    are gone, so that none is left for a later backup to mistake for its own."""
+    are gone; one left by a stop that failed half-way is trusted only while its Deployment is
+    still at zero (`volume_ops._noted`)."""
     found = await retrying(
         lambda: cluster.request(
             "GET",
@@ -264,13 +266,13 @@ async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float
     names = [str(workload["metadata"]["name"]) for workload in found.get("items") or []]
     for name in names:
         await scale_to_zero(cluster, namespace, name)
-    await _delete_unfinished_jobs(cluster, namespace, app)
     try:
+        await _delete_unfinished_jobs(cluster, namespace, app)
         await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
-    except BackupFailed as error:
-        for name in names:
-            await scale_back(cluster, namespace, name, None)
-        raise BackupFailed(f"{error}; nothing was restored, the app was started again") from error
+    except DeployError as error:
+        given = [await scale_back(cluster, namespace, name, None) for name in names]
+        started = "the app was started again" if any(given) else "the app is left stopped"
+        raise BackupFailed(f"{error}; nothing was restored, {started}") from error
     for name in names:
         await forget_replicas(cluster, namespace, name)
 

@@ -165,14 +165,14 @@ async def until(
 
 async def scale_to_zero(cluster: Cluster, namespace: str, name: str) -> int | None:
     """Scale the Deployment to zero, noting its replicas on it first; the replicas it had
-    (None when there is no such Deployment)."""
+    (None when there is no such Deployment). Found at zero with a note already (a backup or a
+    stop resumed by another instance), the note holds."""
     path = deployment_path(namespace, name)
     found = await read(cluster, path)
     if found is None:
         return None
-    annotations = found["metadata"].get("annotations") or {}
-    noted = annotations.get(REPLICAS_BEFORE)
-    replicas = int(noted) if noted is not None else int(found["spec"].get("replicas", 1))
+    noted = _noted(found)
+    replicas = noted if noted is not None else int(found["spec"].get("replicas", 1))
     patch = {"metadata": {"annotations": {REPLICAS_BEFORE: str(replicas)}}, "spec": {"replicas": 0}}
     await retrying(
         lambda: cluster.request(
@@ -182,18 +182,24 @@ async def scale_to_zero(cluster: Cluster, namespace: str, name: str) -> int | No
     return replicas
 
 
-async def scale_back(cluster: Cluster, namespace: str, name: str, replicas: int | None) -> None:
+async def scale_back(
+    cluster: Cluster, namespace: str, name: str, replicas: int | None
+) -> int | None:
     """Give the Deployment back the replicas it had before `scale_to_zero` (noted on it, else
-    `replicas`; neither: left as it is)."""
+    `replicas`); the replicas it has now (None: no such Deployment). One that was scaled up
+    since (an apply, someone's kubectl) keeps its replicas, its note dropped."""
     path = deployment_path(namespace, name)
     found = await read(cluster, path)
     if found is None:
-        return
-    noted = (found["metadata"].get("annotations") or {}).get(REPLICAS_BEFORE)
-    wanted = int(noted) if noted is not None else replicas
+        return None
+    current = int(found["spec"].get("replicas", 1))
+    noted = _noted(found)
+    wanted = noted if noted is not None else replicas if current == 0 else current
     if wanted is None:
-        return
-    await _patch_deployment(cluster, path, {"replicas": wanted})
+        return current
+    if wanted != current or _note(found) is not None:
+        await _patch_deployment(cluster, path, {"replicas": wanted})
+    return wanted
 
 
 async def forget_replicas(cluster: Cluster, namespace: str, name: str) -> None:
@@ -201,8 +207,23 @@ async def forget_replicas(cluster: Cluster, namespace: str, name: str) -> None:
     apply of its service gives it the replicas its configuration says)."""
     path = deployment_path(namespace, name)
     found = await read(cluster, path)
-    if found is not None and REPLICAS_BEFORE in (found["metadata"].get("annotations") or {}):
+    if found is not None and _note(found) is not None:
         await _patch_deployment(cluster, path, {})
+
+
+def _note(found: dict[str, Any]) -> str | None:
+    note = (found["metadata"].get("annotations") or {}).get(REPLICAS_BEFORE)
+    return str(note) if note is not None else None
+
+
+def _noted(found: dict[str, Any]) -> int | None:
+    """The replicas `scale_to_zero` noted on the Deployment, while it is still at zero: one
+    scaled since has a note that is no longer true (left by a stop or a backup that failed
+    half-way), and one that is not a number is nobody's."""
+    note = _note(found)
+    if note is None or not note.isdecimal() or int(found["spec"].get("replicas", 1)) != 0:
+        return None
+    return int(note)
 
 
 async def _patch_deployment(cluster: Cluster, path: str, spec: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Stopping an app before a restore (`stop_app`), on the simulated cluster: the replicas it
-gives back when the pods do not go survive the instance that scaled the app to zero, and no
-note of them is left behind once the pods went."""
+gives back when the pods do not go (or the cluster fails) survive the instance that scaled the
+app to zero, no note of them is left behind once the pods went, and a note left by a stop that
+failed half-way is not taken for a running Deployment's replicas."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from runway.deploy import backup
 from runway.deploy.backup import stop_app
-from runway.deploy.volume_ops import REPLICAS_BEFORE, BackupFailed
+from runway.deploy.errors import DeployError
+from runway.deploy.volume_ops import REPLICAS_BEFORE, BackupFailed, scale_back, scale_to_zero
 from runway.store import DeploymentStatus
 from tests.rollback.conftest import Rig, config
 from tests.rollback.test_rollback_safety import CLAIM, holder
@@ -84,4 +87,49 @@ async def test_a_stop_whose_pods_went_leaves_no_note_of_replicas(rig: Rig) -> No
     found = await workloads(rig)
     assert replicas(found) == {"db": 0, "web": 0}
     # A note left would be taken by the next backup's copy for the replicas before it.
+    assert notes_of(found) == {"db": None, "web": None}
+
+
+async def note(rig: Rig, service: str, replicas: str) -> None:
+    """A note of replicas left on a Deployment, as a stop that failed half-way leaves it."""
+    await rig.place.world.cluster.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{rig.namespace}/deployments/notes-{service}",
+        body={"metadata": {"annotations": {REPLICAS_BEFORE: replicas}}},
+        content_type="application/merge-patch+json",
+    )
+
+
+async def test_a_note_left_on_a_running_deployment_is_not_taken_for_its_replicas(rig: Rig) -> None:
+    cluster, ns = rig.place.world.cluster, rig.namespace
+    assert (await rig.run(NOTES)).status is DeploymentStatus.SUCCEEDED
+    await note(rig, "web", "1")  # then an apply gave it its 3 replicas
+    stray = holder(ns, "stray", CLAIM, {"app.kubernetes.io/instance": "notes"})
+    await cluster.request("POST", f"/api/v1/namespaces/{ns}/pods", body=stray)
+    with pytest.raises(BackupFailed, match="the app was started again"):
+        await stop_app(cluster, ns, "notes", timeout=0.5)
+    found = await workloads(rig)
+    assert replicas(found) == {"db": 1, "web": 3}
+    assert notes_of(found) == {"db": None, "web": None}
+    # The same for a copy's backup, which scales a workload to zero and back.
+    await note(rig, "web", "1")
+    assert await scale_to_zero(cluster, ns, "notes-web") == 3
+    assert await scale_back(cluster, ns, "notes-web", None) == 3
+    assert notes_of(await workloads(rig))["web"] is None
+
+
+async def test_a_cluster_failing_while_the_app_stops_starts_it_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster, ns = rig.place.world.cluster, rig.namespace
+    assert (await rig.run(NOTES)).status is DeploymentStatus.SUCCEEDED
+
+    async def failing(*_: object) -> None:
+        raise DeployError("the cluster answered 503 to every try")
+
+    monkeypatch.setattr(backup, "_delete_unfinished_jobs", failing)
+    with pytest.raises(BackupFailed, match=r"503 .*nothing was restored, the app was started"):
+        await stop_app(cluster, ns, "notes", timeout=20)
+    found = await workloads(rig)
+    assert replicas(found) == {"db": 1, "web": 3}
     assert notes_of(found) == {"db": None, "web": None}
