@@ -46,6 +46,9 @@ TYPED_AHEAD = 4096
 CHECK_EVERY = 2.0
 """Seconds between checks that the session's token still holds (another instance may have
 disabled its user)."""
+CHECK_TIMEOUT = 10.0
+"""Seconds one check may take before it counts as failed (a database that hangs must not keep
+a session past its end)."""
 _SESSION_OVER = "runway: your session's 12 hours are up: connect again to go on"
 
 
@@ -273,7 +276,10 @@ class DashboardSession(asyncssh.SSHServerSession[bytes]):
         finally:
             if home:
                 shutil.rmtree(home, ignore_errors=True)
-            await store.credentials.revoke_token(user.id, app_token.id, datetime.now(UTC))
+            try:
+                await store.credentials.revoke_token(user.id, app_token.id, datetime.now(UTC))
+            except StoreError as error:  # the session went well: its token lapses on its own
+                log.warning("ssh: could not revoke a dashboard's token (%s): it expires", error)
 
 
 async def _first(*waits: Coroutine[Any, Any, object]) -> tuple[int, object]:
@@ -305,14 +311,15 @@ async def _until_invalid(
         if now >= ends_at:
             return _SESSION_OVER
         try:
-            found = await store.credentials.authenticate(hashed, now)
-            if found is not None and now - renewed >= RENEW_EVERY:
-                longer = min(now + APP_TOKEN_LIFETIME, ends_at)
-                if await store.credentials.extend_token(user.id, app_token.id, longer):
-                    renewed, expires = now, longer
+            async with asyncio.timeout(min(CHECK_TIMEOUT, (ends_at - now).total_seconds())):
+                found = await store.credentials.authenticate(hashed, now)
+                if found is not None and now - renewed >= RENEW_EVERY:
+                    longer = min(now + APP_TOKEN_LIFETIME, ends_at)
+                    if await store.credentials.extend_token(user.id, app_token.id, longer):
+                        renewed, expires = now, longer
         except Exception as error:
             if not failing:  # once while it fails, not every CHECK_EVERY
-                unexpected = not isinstance(error, StoreError)  # a bug: its traceback
+                unexpected = not isinstance(error, StoreError | TimeoutError)  # a bug
                 log.warning("ssh: cannot check a dashboard's token: %s", error, exc_info=unexpected)
             failing = True
             continue

@@ -137,6 +137,26 @@ async def test_a_token_not_renewed_in_time_ends_the_session_and_says_why(
     connection.close()
 
 
+async def test_a_database_that_hangs_does_not_keep_a_session_past_its_end(
+    here: Here, light_app: None, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(session, "SESSION_LIMIT", timedelta(seconds=1))
+    monkeypatch.setattr(session, "CHECK_EVERY", 0.1)
+
+    async def hangs(*_: object) -> object:  # a half-open connection: no answer, no error
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(here.store.credentials, "authenticate", hangs)
+    started = time.monotonic()
+    connection = await connect(here.port, "ann", client_keys=[here.key])
+    _, screen = await open_dashboard(connection)
+    await asyncio.wait_for(screen.closed.wait(), 10)
+    assert time.monotonic() - started < 5
+    assert "your session's 12 hours are up" in screen.text()
+    connection.close()
+
+
 async def test_a_person_has_at_most_so_many_dashboards_over_ssh_across_instances(
     tmp_path: Path, light_app: None
 ):
