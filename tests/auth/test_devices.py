@@ -11,11 +11,12 @@ from runway.auth import DeviceSigner, LoginLimits
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEY = b"k" * 32
 DAY = timedelta(days=1)
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
 
 
 def test_a_device_token_says_whose_it_is_and_is_new_each_time():
     signer = DeviceSigner(KEY, DAY)
-    first, second = signer.issue(7, "ann"), signer.issue(7, "ann")
+    first, second = signer.issue(7, "ann", HASH), signer.issue(7, "ann", HASH)
     assert first != second
     device = signer.read(first)
     assert device is not None
@@ -28,7 +29,7 @@ def test_a_device_token_says_whose_it_is_and_is_new_each_time():
 
 def test_forged_tampered_expired_or_odd_tokens_are_no_devices():
     signer = DeviceSigner(KEY, DAY)
-    token = signer.issue(7, "ann")
+    token = signer.issue(7, "ann", HASH)
     assert DeviceSigner(b"another key" * 3, DAY).read(token) is None
     assert signer.read(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
     assert DeviceSigner(KEY, timedelta(seconds=-1)).read(token) is None
@@ -38,6 +39,17 @@ def test_forged_tampered_expired_or_odd_tokens_are_no_devices():
     # Signed with the key but not by DeviceSigner (another purpose's salt, another shape).
     assert signer.read(URLSafeTimedSerializer(KEY, salt="runway.invite").dumps([7, "n"])) is None
     assert signer.read(URLSafeTimedSerializer(KEY, salt="runway.device").dumps([7, "n"])) is None
+
+
+def test_a_device_holds_for_its_account_while_its_password_is_the_same():
+    signer = DeviceSigner(KEY, DAY)
+    device = signer.read(signer.issue(7, "ann", HASH))
+    assert device is not None
+    assert signer.holds(device, 7, "ann", HASH)
+    assert not signer.holds(device, 8, "ann", HASH)  # an account made later under the name
+    assert not signer.holds(device, 7, "bob", HASH)
+    assert not signer.holds(device, 7, "ann", HASH + "x")  # the password was changed
+    assert HASH not in device.stamp and device.stamp not in HASH
 
 
 def test_a_device_is_trusted_until_it_fails_too_often_in_the_window():

@@ -92,17 +92,30 @@ async def test_a_device_skips_only_the_pause_of_the_user_it_logged_in(world: Wor
     assert (await log_in(world.client(), "bob", device=anns)).status_code == 429
 
 
+async def test_a_password_change_ends_the_device_tokens_of_the_old_password(world: World):
+    _, token = await world.person("bob")
+    device = await a_device_of(world, "bob")
+    changed = await world.client(token).patch(
+        "/api/v1/users/me",
+        json={"current_password": PASSWORD, "password": "a brand new passphrase"},
+    )
+    assert changed.status_code == 200, changed.text
+    await pause(world, "bob")
+    late = await log_in(world.client(), "bob", "a brand new passphrase", device)
+    assert late.status_code == 429
+
+
 async def test_forged_and_tampered_devices_are_counted_as_no_device(world: World):
     bob, _ = await world.person("bob")
     real = await a_device_of(world, "bob")
     key = await world.store.credentials.signing_key()
     forged = [
         DeviceSigner(b"a key runway does not have" * 2, LoginLimits().device_lifetime).issue(
-            bob.id, "bob"
+            bob.id, "bob", "bob's hash"
         ),
         real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB"),
         # Signed with runway's key, for a "bob" who was deleted (another id).
-        DeviceSigner(key, LoginLimits().device_lifetime).issue(bob.id + 1000, "bob"),
+        DeviceSigner(key, LoginLimits().device_lifetime).issue(bob.id + 1000, "bob", "h"),
         "not a token at all",
     ]
     for token in forged[:3]:  # each wrong password counts for the user, as without a token
@@ -166,7 +179,8 @@ async def test_the_browser_gets_a_device_cookie_that_skips_the_pause(world: Worl
     assert logged.status_code == 303
     cookies = [c.lower() for c in logged.headers.get_list("set-cookie")]
     (device,) = [c for c in cookies if c.startswith(f"{browser.DEVICE_COOKIE}=")]
-    assert "httponly" in device and "samesite=strict" in device and "path=/ui" in device
+    assert "httponly" in device and "samesite=strict" in device
+    assert "path=/ui/login;" in device  # the one page that reads it
     assert "secure" not in device  # the public URL is http here
     assert f"max-age={180 * 86400}" in device
 

@@ -106,9 +106,9 @@ async def check_login(
     credentials = ctx.store.credentials
     now = ctx.now()
     user = await ctx.store.users.by_name(username)
-    device = await _device(ctx, device_token, user)
-    keys, trusted = await _count_attempt(ctx, request, username, device, now)
     hashed = await ctx.store.users.password_hash(user.id) if user else None
+    device = await _device(ctx, device_token, user, hashed)
+    keys, trusted = await _count_attempt(ctx, request, username, device, now)
     hasher = ctx.settings.hasher
     if hashed is None:
         # As slow as a real check: the answer's timing must not tell which users exist.
@@ -169,19 +169,25 @@ def _user_key(username: str) -> str:
     return f"user:{username}"
 
 
-async def _device(ctx: Context, token: str | None, user: User | None) -> Device | None:
-    """The device of a valid token issued to this very account (its id and name), else None."""
-    if not token or user is None:
+async def _device(
+    ctx: Context, token: str | None, user: User | None, password_hash: str | None
+) -> Device | None:
+    """The device of a valid token issued to this very account (its id and name) while it had
+    the password it has now, else None. The token is read whether the user exists or not: the
+    time it takes tells nothing."""
+    if not token:
         return None
-    found = (await _device_signer(ctx)).read(token)
-    if found is None or found.user_id != user.id or found.username != user.name:
+    signer = await _device_signer(ctx)
+    found = signer.read(token)
+    if found is None or user is None or password_hash is None:
         return None
-    return found
+    return found if signer.holds(found, user.id, user.name, password_hash) else None
 
 
 async def new_device_token(ctx: Context, user: User) -> str:
     """A device token for `user`, who just logged in (the API's login and the browser's)."""
-    return (await _device_signer(ctx)).issue(user.id, user.name)
+    hashed = await ctx.store.users.password_hash(user.id)
+    return (await _device_signer(ctx)).issue(user.id, user.name, hashed or "")
 
 
 async def _device_signer(ctx: Context) -> DeviceSigner:

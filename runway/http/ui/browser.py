@@ -18,6 +18,7 @@ from runway.store.records import Token, TokenKind, User
 
 COOKIE = "runway_session"
 DEVICE_COOKIE = "runway_device"
+LOGIN_PATH = "/ui/login"
 LIFETIME = timedelta(hours=12)
 """A browser session lasts a working day: shorter than the CLI's, as a browser is shared more."""
 
@@ -49,13 +50,14 @@ async def start(ctx: Context, user: User, response: Response) -> None:
 
 
 def remember_device(ctx: Context, token: str, response: Response) -> None:
-    """Set the device token of a login as a cookie scoped like the session's, lasting as long
-    as the token: logging out keeps it, so this browser's next login skips the user's pause."""
+    """Set the device token of a login as a cookie lasting as long as the token, sent only to
+    the login page (the one page that reads it): logging out keeps it, so this browser's next
+    login skips the user's pause."""
     response.set_cookie(
         DEVICE_COOKIE,
         token,
         max_age=int(ctx.settings.login_limits.device_lifetime.total_seconds()),
-        path="/ui",
+        path=LOGIN_PATH,
         secure=is_https(ctx.settings.public_url),
         httponly=True,
         samesite="strict",
