@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +33,20 @@ def save_credentials(credentials: Credentials) -> Path:
 
 def write_private(name: str, data: object) -> Path:
     """Write `data` as JSON to the config directory's file `name`, readable by the user only;
-    the file never exists with wider rights, nor half written."""
+    the file never exists with wider rights, nor half written, and two commands writing it at
+    once each write a file of their own before it replaces the last (mkstemp: mode 0600)."""
     folder = config_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / name
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        json.dump(data, file)
-    temporary.chmod(0o600)
-    temporary.replace(path)
+    descriptor, made = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    temporary = Path(made)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(data, file)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 
