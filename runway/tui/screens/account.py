@@ -7,9 +7,8 @@ them: never in a notification or a log line.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -17,28 +16,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import (
-    Button,
-    DataTable,
-    Footer,
-    Header,
-    Input,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widgets import Button, DataTable, Input, Static, TabPane
 
 from runway.client import Client, ClientError
 from runway.tui import text
 from runway.tui.forms import placed
-from runway.tui.widgets.banner import ConnectionBanner
+from runway.tui.screens.tabbed import TabbedScreen
 from runway.tui.widgets.dialogs import Confirm
 from runway.tui.widgets.edit import Field, field_widgets, show_problems
 from runway.tui.widgets.secret import ShowOnce
-
-if TYPE_CHECKING:
-    from runway.tui.app import Dashboard
 
 PASSWORD_FIELDS = [
     Field("current_password", "Current password", password=True),
@@ -62,10 +48,10 @@ def key_name(public_key: str) -> str:
     return parts[2].strip() if len(parts) == 3 and parts[2].strip() else "key"
 
 
-class AccountScreen(Screen[None]):
+class AccountScreen(TabbedScreen):
     """Password, API tokens and SSH keys of the person logged in."""
 
-    CSS_PATH: ClassVar[list[str | PurePath]] = ["account.tcss", "../widgets/edit.tcss"]
+    HEADING = "Account"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("delete", "remove", "Revoke/delete"),
@@ -76,47 +62,32 @@ class AccountScreen(Screen[None]):
     tokens: reactive[list[dict[str, Any]]] = reactive(list)
     keys: reactive[list[dict[str, Any]]] = reactive(list)
 
-    @property
-    def dashboard(self) -> Dashboard:
-        return cast("Dashboard", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield ConnectionBanner()
-        yield Static("Account", id="title", classes="heading")
-        with TabbedContent(id="tabs"):
-            with TabPane("Password", id="password-tab"), Vertical(classes="form"):
-                for field in PASSWORD_FIELDS:
-                    yield from field_widgets(field, "pw-")
-                yield Static("", id="pw-problem", classes="error field-problem")
-                yield Button("Change password", variant="primary", compact=True, id="change")
-            with TabPane("API tokens", id="tokens-tab"):
-                tokens: DataTable[str] = DataTable(cursor_type="row", id="tokens")
-                tokens.add_columns("NAME", "KIND", "CREATED", "EXPIRES")
-                yield tokens
-                for field in TOKEN_FIELDS:
-                    yield from field_widgets(field, "token-")
-                yield Static("", id="token-problem", classes="error field-problem")
-                with Horizontal(classes="buttons"):
-                    yield Button("Create", variant="primary", compact=True, id="create-token")
-                    yield Button("Revoke", compact=True, id="revoke-token")
-            with TabPane("SSH keys", id="keys-tab"):
-                keys: DataTable[str] = DataTable(cursor_type="row", id="keys")
-                keys.add_columns("NAME", "FINGERPRINT", "ADDED")
-                yield keys
-                for field in KEY_FIELDS:
-                    yield from field_widgets(field, "key-")
-                yield Static("", id="key-problem", classes="error field-problem")
-                with Horizontal(classes="buttons"):
-                    yield Button("Add", variant="primary", compact=True, id="add-key")
-                    yield Button("Delete", compact=True, id="delete-key")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.action_refresh()
-
-    def action_refresh(self) -> None:
-        self._load()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Password", id="password-tab"), Vertical(classes="form"):
+            for field in PASSWORD_FIELDS:
+                yield from field_widgets(field, "pw-")
+            yield Static("", id="pw-problem", classes="error field-problem")
+            yield Button("Change password", variant="primary", compact=True, id="change")
+        with TabPane("API tokens", id="tokens-tab"):
+            tokens: DataTable[str] = DataTable(cursor_type="row", id="tokens")
+            tokens.add_columns("NAME", "KIND", "CREATED", "EXPIRES")
+            yield tokens
+            for field in TOKEN_FIELDS:
+                yield from field_widgets(field, "token-")
+            yield Static("", id="token-problem", classes="error field-problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Create", variant="primary", compact=True, id="create-token")
+                yield Button("Revoke", compact=True, id="revoke-token")
+        with TabPane("SSH keys", id="keys-tab"):
+            keys: DataTable[str] = DataTable(cursor_type="row", id="keys")
+            keys.add_columns("NAME", "FINGERPRINT", "ADDED")
+            yield keys
+            for field in KEY_FIELDS:
+                yield from field_widgets(field, "key-")
+            yield Static("", id="key-problem", classes="error field-problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", variant="primary", compact=True, id="add-key")
+                yield Button("Delete", compact=True, id="delete-key")
 
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
@@ -163,16 +134,6 @@ class AccountScreen(Screen[None]):
                 for k in keys
             ),
         )
-
-    def _fill(self, selector: str, rows: Iterable[tuple[str, ...]]) -> None:
-        """The table's rows (each row's last value is its key), the cursor kept in place."""
-        table = self.query_one(selector, DataTable)
-        kept = table.cursor_row
-        table.clear()
-        for *cells, key in rows:
-            table.add_row(*cells, key=key)
-        if table.row_count:
-            table.move_cursor(row=min(kept, table.row_count - 1))
 
     def _highlighted(self, selector: str) -> tuple[int, str] | None:
         """(id, name) of the highlighted row of a table; None when it is empty."""
@@ -246,13 +207,10 @@ class AccountScreen(Screen[None]):
         if found is None:
             return
         ident, name = found
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._call(lambda c: c.revoke_token(ident), f"token {name} revoked")
-
         question = f"Revoke token {name}? Whatever uses it stops working."
-        self.app.push_screen(Confirm(question, "Revoke"), confirmed)
+        self._call_once_confirmed(
+            Confirm(question, "Revoke"), lambda c: c.revoke_token(ident), f"token {name} revoked"
+        )
 
     # SSH keys
 
@@ -286,13 +244,10 @@ class AccountScreen(Screen[None]):
         if found is None:
             return
         ident, name = found
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._call(lambda c: c.delete_key(ident), f"key {name} deleted")
-
         question = f"Delete SSH key {name}? It no longer opens the dashboard."
-        self.app.push_screen(Confirm(question, "Delete"), confirmed)
+        self._call_once_confirmed(
+            Confirm(question, "Delete"), lambda c: c.delete_key(ident), f"key {name} deleted"
+        )
 
     def action_remove(self) -> None:
         """Delete key on a table: revoke its token or delete its key."""
@@ -301,16 +256,6 @@ class AccountScreen(Screen[None]):
             self._revoke_token()
         elif isinstance(focused, DataTable) and focused.id == "keys":
             self._delete_key()
-
-    @work(group="change", description="change")
-    async def _call(self, call: Callable[[Client], Awaitable[object]], done: str) -> None:
-        try:
-            await self.dashboard.api(call)
-        except ClientError as error:
-            self.notify(error.message or error.code, severity="error")
-            return
-        self.notify(done)
-        self.action_refresh()
 
     def commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Refresh", "Read the account again", self.action_refresh)

@@ -8,37 +8,23 @@ fields the server returns, so a setting added to the API appears without a chang
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import (
-    Button,
-    DataTable,
-    Footer,
-    Header,
-    Input,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widgets import Button, DataTable, Input, Static, TabPane
 
 from runway.client import Client, ClientError
 from runway.tui import text
 from runway.tui.forms import Unreadable, as_text, changes, from_text, placed
-from runway.tui.widgets.banner import ConnectionBanner
+from runway.tui.screens.tabbed import TabbedScreen
 from runway.tui.widgets.dialogs import TypeToConfirm
 from runway.tui.widgets.edit import Field, FormDialog, field_value, field_widgets, show_problems
 from runway.tui.widgets.secret import ShowOnce
-
-if TYPE_CHECKING:
-    from runway.tui.app import Dashboard
 
 ROLES = ("member", "admin")
 INVITE_FIELDS = [
@@ -63,10 +49,10 @@ def quota_text(quota: dict[str, Any]) -> str:
     return as_text(quota) or "-"
 
 
-class AdminScreen(Screen[None]):
+class AdminScreen(TabbedScreen):
     """Users, invites and installation settings."""
 
-    CSS_PATH: ClassVar[list[str | PurePath]] = ["account.tcss", "../widgets/edit.tcss"]
+    HEADING = "Admin"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "refresh", "Refresh", show=False),
@@ -76,46 +62,31 @@ class AdminScreen(Screen[None]):
     settings: reactive[dict[str, Any] | None] = reactive(None)
     """The settings as the server last gave them: what the form's text is compared with."""
 
-    @property
-    def dashboard(self) -> Dashboard:
-        return cast("Dashboard", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield ConnectionBanner()
-        yield Static("Admin", id="title", classes="heading")
-        with TabbedContent(id="tabs"):
-            with TabPane("Users", id="users-tab"):
-                users: DataTable[str] = DataTable(cursor_type="row", id="users")
-                users.add_columns("NAME", "ROLE", "STATE", "QUOTA", "CREATED")
-                yield users
-                with Horizontal(classes="buttons"):
-                    for ident, label in (
-                        ("new-user", "New"),
-                        ("toggle-user", "Disable"),
-                        ("role-user", "Role"),
-                        ("quota-user", "Quota"),
-                        ("delete-user", "Delete"),
-                    ):
-                        yield Button(label, compact=True, id=ident)
-            with TabPane("Invites", id="invites-tab"), Vertical(classes="form"):
-                for field in INVITE_FIELDS:
-                    yield from field_widgets(field, "invite-")
-                yield Static("", id="invite-problem", classes="error field-problem")
-                with Horizontal(classes="buttons"):
-                    yield Button("Create link", variant="primary", compact=True, id="invite")
-            with TabPane("Settings", id="settings-tab"):
-                yield VerticalScroll(id="settings-form", classes="form")
-                yield Static("", id="set-problem", classes="error field-problem")
-                with Horizontal(classes="buttons"):
-                    yield Button("Save", variant="primary", compact=True, id="save-settings")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.action_refresh()
-
-    def action_refresh(self) -> None:
-        self._load()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Users", id="users-tab"):
+            users: DataTable[str] = DataTable(cursor_type="row", id="users")
+            users.add_columns("NAME", "ROLE", "STATE", "QUOTA", "CREATED")
+            yield users
+            with Horizontal(classes="buttons"):
+                for ident, label in (
+                    ("new-user", "New"),
+                    ("toggle-user", "Disable"),
+                    ("role-user", "Role"),
+                    ("quota-user", "Quota"),
+                    ("delete-user", "Delete"),
+                ):
+                    yield Button(label, compact=True, id=ident)
+        with TabPane("Invites", id="invites-tab"), Vertical(classes="form"):
+            for field in INVITE_FIELDS:
+                yield from field_widgets(field, "invite-")
+            yield Static("", id="invite-problem", classes="error field-problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Create link", variant="primary", compact=True, id="invite")
+        with TabPane("Settings", id="settings-tab"):
+            yield VerticalScroll(id="settings-form", classes="form")
+            yield Static("", id="set-problem", classes="error field-problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", compact=True, id="save-settings")
 
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
@@ -131,20 +102,20 @@ class AdminScreen(Screen[None]):
             self.settings = settings
 
     def watch_users(self, users: list[dict[str, Any]]) -> None:
-        table = self.query_one("#users", DataTable)
-        kept = table.cursor_row
-        table.clear()
-        for user in users:
-            table.add_row(
-                str(user.get("name")),
-                str(user.get("role")),
-                "[red]disabled[/]" if user.get("disabled") else "active",
-                quota_text(user.get("quota") or {}),
-                text.when(user.get("created_at")),
-                key=str(user.get("name")),
-            )
-        if table.row_count:
-            table.move_cursor(row=min(kept, table.row_count - 1))
+        self._fill(
+            "#users",
+            (
+                (
+                    str(user.get("name")),
+                    str(user.get("role")),
+                    "[red]disabled[/]" if user.get("disabled") else "active",
+                    quota_text(user.get("quota") or {}),
+                    text.when(user.get("created_at")),
+                    str(user.get("name")),
+                )
+                for user in users
+            ),
+        )
         self._toggle_label()
 
     @on(DataTable.RowHighlighted, "#users")
@@ -245,12 +216,11 @@ class AdminScreen(Screen[None]):
             return
         name = str(user["name"])
         question = f"Delete user {name}? Their sessions, tokens and keys go with them."
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._call(lambda c: c.delete_user(name), f"user {name} deleted")
-
-        self.app.push_screen(TypeToConfirm(question, name, "Delete"), confirmed)
+        self._call_once_confirmed(
+            TypeToConfirm(question, name, "Delete"),
+            lambda c: c.delete_user(name),
+            f"user {name} deleted",
+        )
 
     def _ask(self, dialog: FormDialog, done: str) -> None:
         def saved(answer: bool | None) -> None:
@@ -259,16 +229,6 @@ class AdminScreen(Screen[None]):
                 self.action_refresh()
 
         self.app.push_screen(dialog, saved)
-
-    @work(group="change", description="change")
-    async def _call(self, call: Callable[[Client], Awaitable[object]], done: str) -> None:
-        try:
-            await self.dashboard.api(call)
-        except ClientError as error:
-            self.notify(error.message or error.code, severity="error")
-            return
-        self.notify(done)
-        self.action_refresh()
 
     # Invites
 
