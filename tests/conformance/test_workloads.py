@@ -100,6 +100,61 @@ async def rollout(api: client.ApiClient, cluster: Any, namespace: str, name: str
     )
 
 
+async def create_statefulset(
+    api: client.ApiClient, namespace: str, name: str, replicas: int
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A StatefulSet of `replicas` nginx:1.27 pods labelled `app: name`; how to read it again.
+    Sent raw: the simulator's new StatefulSet has an empty status, which the client's model
+    refuses (a real server sends `replicas: 0`)."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceName": name,
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]},
+            },
+        },
+    }
+    path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets"
+    created = await raw(api, "POST", path, body=json.dumps(body).encode())
+    assert created.status == 201, created.body
+    return lambda: get(api, f"{path}/{name}")
+
+
+def settled(replicas: int) -> Callable[[dict[str, Any]], bool]:
+    """A StatefulSet whose `replicas` pods are all ready and of its current template."""
+
+    def check(obj: dict[str, Any]) -> bool:
+        status = obj.get("status") or {}
+        return (
+            status.get("observedGeneration") == obj["metadata"]["generation"]
+            and status.get("readyReplicas") == replicas
+            and status.get("updatedReplicas") == replicas
+            and status.get("currentRevision") == status.get("updateRevision")
+        )
+
+    return check
+
+
+async def create_crashing(api: client.ApiClient, cluster: Any, namespace: str) -> None:
+    """Deployment `crash`: one pod whose container (`nginx:crash`) exits at once, every time.
+    Skips the test on a real cluster, which would pull that tag."""
+    if not cluster.simulated:
+        pytest.skip(SIMULATED_TAGS)
+    body = deployment("crash", replicas=1)
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:crash"
+    await client.AppsV1Api(api).create_namespaced_deployment(namespace, body)
+
+
+def container_statuses(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for p in found for c in p["status"].get("containerStatuses") or ()]
+
+
 async def test_a_deployment_rolls_out_through_a_replica_set(api, cluster, namespace):
     apps = client.AppsV1Api(api)
     await apps.create_namespaced_deployment(namespace, deployment("web", replicas=2))
@@ -230,10 +285,9 @@ async def test_an_image_that_cannot_be_pulled_backs_off(api, cluster, namespace)
     seen: set[str] = set()
 
     def reasons(found: list[dict[str, Any]]) -> bool:
-        for pod in found:
-            for container in pod["status"].get("containerStatuses") or ():
-                waiting = container["state"].get("waiting") or {}
-                seen.add(waiting.get("reason", ""))
+        for container in container_statuses(found):
+            waiting = container["state"].get("waiting") or {}
+            seen.add(waiting.get("reason", ""))
         return "ImagePullBackOff" in seen
 
     found = await until(
@@ -253,19 +307,13 @@ async def test_an_image_that_cannot_be_pulled_backs_off(api, cluster, namespace)
 
 
 async def test_a_crashing_image_loops_with_restarts_and_a_log(api, cluster, namespace):
-    if not cluster.simulated:
-        pytest.skip(SIMULATED_TAGS)
-    apps = client.AppsV1Api(api)
-    body = deployment("crash", replicas=1)
-    body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:crash"
-    await apps.create_namespaced_deployment(namespace, body)
+    await create_crashing(api, cluster, namespace)
 
     def looping(found: list[dict[str, Any]]) -> bool:
-        statuses = [c for p in found for c in p["status"].get("containerStatuses") or ()]
         return any(
             c["restartCount"] >= 2
             and (c["state"].get("waiting") or {}).get("reason") == "CrashLoopBackOff"
-            for c in statuses
+            for c in container_statuses(found)
         )
 
     (pod,) = await until(
@@ -292,16 +340,10 @@ async def test_a_crashing_image_loops_with_restarts_and_a_log(api, cluster, name
 
 async def test_a_restarted_container_logs_only_its_current_run(api, cluster, namespace):
     """`pods/log` is the current (or last) run's output; `previous=true` the run before."""
-    if not cluster.simulated:
-        pytest.skip(SIMULATED_TAGS)
-    apps = client.AppsV1Api(api)
-    body = deployment("crash", replicas=1)
-    body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:crash"
-    await apps.create_namespaced_deployment(namespace, body)
+    await create_crashing(api, cluster, namespace)
 
     def restarted(found: list[dict[str, Any]]) -> bool:
-        statuses = [c for p in found for c in p["status"].get("containerStatuses") or ()]
-        return any(c["restartCount"] >= 3 for c in statuses)
+        return any(c["restartCount"] >= 3 for c in container_statuses(found))
 
     (pod,) = await until(
         lambda: pods(api, namespace, "app=crash"), restarted, _timeout(cluster), "3 restarts"
@@ -397,39 +439,8 @@ async def test_a_refused_pod_shows_as_replica_failure(api, cluster, namespace):
 
 
 async def test_a_statefulset_comes_up_in_order(api, cluster, namespace):
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db"},
-        "spec": {
-            "serviceName": "db",
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {
-                "metadata": {"labels": {"app": "db"}},
-                "spec": {"containers": [{"name": "db", "image": "nginx:1.27"}]},
-            },
-        },
-    }
-    # Sent raw: the simulator's new StatefulSet has an empty status, which the client's model
-    # refuses (a real server sends `replicas: 0`).
-    path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets"
-    created = await raw(api, "POST", path, body=json.dumps(body).encode())
-    assert created.status == 201, created.body
-
-    async def read() -> dict[str, Any]:
-        return await get(api, f"/apis/apps/v1/namespaces/{namespace}/statefulsets/db")  # type: ignore[no-any-return]
-
-    def ready(obj: dict[str, Any]) -> bool:
-        status = obj.get("status") or {}
-        return (
-            status.get("readyReplicas") == 3
-            and status.get("observedGeneration") == obj["metadata"]["generation"]
-            and status.get("updatedReplicas") == 3
-            and status.get("currentRevision") == status.get("updateRevision")
-        )
-
-    done = await until(read, ready, _timeout(cluster), "the statefulset to be ready")
+    read = await create_statefulset(api, namespace, "db", replicas=3)
+    done = await until(read, settled(3), _timeout(cluster), "the statefulset to be ready")
     status = done["status"]
     assert status["replicas"] == 3
     assert status["updateRevision"].startswith("db-")
@@ -464,37 +475,8 @@ async def test_min_ready_seconds_delays_availability(api, cluster, namespace):
 
 
 async def test_a_statefulset_rolls_a_new_template_through_every_pod(api, cluster, namespace):
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "kv"},
-        "spec": {
-            "serviceName": "kv",
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "kv"}},
-            "template": {
-                "metadata": {"labels": {"app": "kv"}},
-                "spec": {"containers": [{"name": "kv", "image": "nginx:1.27"}]},
-            },
-        },
-    }
-    path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets"
-    created = await raw(api, "POST", path, body=json.dumps(body).encode())
-    assert created.status == 201, created.body
-
-    async def read() -> dict[str, Any]:
-        return await get(api, f"{path}/kv")  # type: ignore[no-any-return]
-
-    def settled(obj: dict[str, Any]) -> bool:
-        status = obj.get("status") or {}
-        return (
-            status.get("observedGeneration") == obj["metadata"]["generation"]
-            and status.get("readyReplicas") == 2
-            and status.get("updatedReplicas") == 2
-            and status.get("currentRevision") == status.get("updateRevision")
-        )
-
-    first = await until(read, settled, _timeout(cluster), "the statefulset to be ready")
+    read = await create_statefulset(api, namespace, "kv", replicas=2)
+    first = await until(read, settled(2), _timeout(cluster), "the statefulset to be ready")
     image = {
         "spec": {"template": {"spec": {"containers": [{"name": "kv", "image": "nginx:1.28"}]}}}
     }
@@ -502,7 +484,7 @@ async def test_a_statefulset_rolls_a_new_template_through_every_pod(api, cluster
     done = await until(
         read,
         lambda obj: (
-            settled(obj) and obj["status"]["updateRevision"] != first["status"]["updateRevision"]
+            settled(2)(obj) and obj["status"]["updateRevision"] != first["status"]["updateRevision"]
         ),
         _timeout(cluster),
         "the new revision to roll out",

@@ -57,6 +57,12 @@ async def _environment(world: World, name: str) -> None:
     await prepare_environment(world.cluster, EnvironmentSpec(name, "alice", "staging"))
 
 
+async def _requests_to(world: World, path: str, since: int) -> list[tuple[str, int]]:
+    """(method, status) of each request the simulator received for `path` from `since` on."""
+    requests, _ = await world.requests_since(since)
+    return [(r["method"], r["status"]) for r in requests if r["path"] == path]
+
+
 async def test_applying_twice_changes_nothing(world: World, namespace_name: str) -> None:
     await _environment(world, namespace_name)
     first = await apply(world.cluster, _config_map(namespace_name))
@@ -92,49 +98,31 @@ async def test_an_unknown_field_is_refused_at_once_naming_it(
     assert await world.cluster.get(path) is None
 
 
-async def test_a_server_error_once_is_retried_and_survived(
-    world: World, namespace_name: str
+@pytest.mark.parametrize(
+    ("fault", "statuses"),
+    [
+        pytest.param(
+            {"kind": "status", "status": 500, "count": 1, "method": "PATCH"},
+            [500, 201],
+            id="a server error once",
+        ),
+        pytest.param({"kind": "drop", "count": 1}, [0, 201], id="a dropped connection"),
+        pytest.param({"kind": "conflict", "count": 2}, [409, 409, 201], id="two write conflicts"),
+    ],
+)
+async def test_a_cluster_failing_for_a_moment_is_retried_and_survived(
+    world: World, namespace_name: str, fault: dict[str, Any], statuses: list[int]
 ) -> None:
     world.require_sim()
     await _environment(world, namespace_name)
     path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
     _, since = await world.requests_since(0)
-    await world.inject(kind="status", status=500, count=1, path=path, method="PATCH")
+    await world.inject(path=path, **fault)
 
     applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
 
-    assert applied["data"] == {"greeting": "hello"}
-    requests, _ = await world.requests_since(since)
-    assert [r["status"] for r in requests if r["path"] == path] == [500, 201]
-
-
-async def test_a_dropped_connection_is_retried_and_survived(
-    world: World, namespace_name: str
-) -> None:
-    world.require_sim()
-    await _environment(world, namespace_name)
-    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
-    _, since = await world.requests_since(0)
-    await world.inject(kind="drop", count=1, path=path)
-
-    applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
-
-    assert applied["metadata"]["name"] == "settings"
-    requests, _ = await world.requests_since(since)
-    assert [r["status"] for r in requests if r["path"] == path] == [0, 201]
-
-
-async def test_a_conflict_of_concurrent_writers_is_retried(
-    world: World, namespace_name: str
-) -> None:
-    world.require_sim()
-    await _environment(world, namespace_name)
-    path = f"/api/v1/namespaces/{namespace_name}/configmaps/settings"
-    await world.inject(kind="conflict", count=2, path=path)
-
-    applied = await apply(world.cluster, _config_map(namespace_name), QUICK)
-
-    assert applied["metadata"]["name"] == "settings"
+    assert (applied["metadata"]["name"], applied["data"]) == ("settings", {"greeting": "hello"})
+    assert [status for _, status in await _requests_to(world, path, since)] == statuses
 
 
 async def test_a_cluster_failing_every_time_fails_with_the_cause_after_the_retries(
@@ -149,8 +137,7 @@ async def test_a_cluster_failing_every_time_fails_with_the_cause_after_the_retri
     with pytest.raises(TemporaryError, match=r"503: .*still failing after 5 tries"):
         await apply(world.cluster, _config_map(namespace_name), QUICK)
 
-    requests, _ = await world.requests_since(since)
-    assert len([r for r in requests if r["path"] == path]) == 5
+    assert len(await _requests_to(world, path, since)) == 5
 
 
 async def test_a_forbidden_request_is_permanent(world: World, namespace_name: str) -> None:
@@ -278,8 +265,7 @@ async def test_the_guard_costs_one_get_and_lets_the_apps_own_objects_through(
     again = await apply(world.cluster, service)
 
     assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    requests, _ = await world.requests_since(since)
-    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
+    seen = await _requests_to(world, path, since)
     assert seen == [("GET", 404), ("PATCH", 201), ("GET", 200), ("PATCH", 200)]
 
 
@@ -324,9 +310,7 @@ async def test_while_its_collection_is_watched_the_guard_reads_the_watch_not_the
     # The same object (its controller may have written its status in between), unchanged.
     assert again["metadata"]["uid"] == first["metadata"]["uid"]
     assert again["metadata"]["generation"] == first["metadata"]["generation"] == 1
-    requests, _ = await world.requests_since(since)
-    seen = [(r["method"], r["status"]) for r in requests if r["path"] == path]
-    assert seen == [("PATCH", 201), ("PATCH", 200)]
+    assert await _requests_to(world, path, since) == [("PATCH", 201), ("PATCH", 200)]
 
 
 async def test_another_apps_object_in_the_watch_is_read_again_and_refused(
@@ -345,8 +329,7 @@ async def test_another_apps_object_in_the_watch_is_read_again_and_refused(
         with pytest.raises(PermanentError, match="already belongs to app 'blog'"):
             await apply(world.cluster, deployment, SLOW)
 
-    requests, _ = await world.requests_since(since)
-    assert [(r["method"], r["status"]) for r in requests if r["path"] == path] == [("GET", 200)]
+    assert await _requests_to(world, path, since) == [("GET", 200)]
 
 
 async def test_another_apps_object_gone_since_the_watch_showed_it_is_not_refused(
@@ -406,5 +389,4 @@ async def test_a_watch_held_back_is_not_trusted_until_it_lists_again(
         with pytest.raises(PermanentError, match="was not made by runway for app 'blog'"):
             await apply(world.cluster, deployment, SLOW)
 
-    requests, _ = await world.requests_since(since)
-    assert [(r["method"], r["status"]) for r in requests if r["path"] == path] == [("GET", 200)]
+    assert await _requests_to(world, path, since) == [("GET", 200)]

@@ -14,22 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
-from runway.auth import PasswordHasher
-from runway.deploy import RenderSettings
-from runway.deploy.connection import connect
-from runway.http import Settings, create_app
 from runway.install.rbac import RBAC, TENANT_RULES, Rule, cluster_rules, grants
 from runway.simcluster import SimCluster
-from runway.store import Store, sqlite_url
-from tests.http.stories import YAML, person_with_environment, wait_for
-from tests.http.worlds import PUBLIC_URL, World
-from tests.rollback.conftest import NO_SNAPSHOTS
+from tests.http.stories import person_with_environment, wait_for
+from tests.http.worlds import World
+from tests.rollback.conftest import NO_SNAPSHOTS, a_server_on, deploy
 
 pytestmark = pytest.mark.anyio
 
@@ -181,49 +174,8 @@ def test_resource_names_narrow_a_rule_as_rbac_does() -> None:
 async def server(
     request: pytest.FixtureRequest, sim: SimCluster, tmp_path: Path
 ) -> AsyncIterator[World]:
-    """runway's server on SQLite, deploying to `sim`; for `copies`, apps' volumes are of a
-    storage class whose driver has no VolumeSnapshotClass."""
-    url = sqlite_url(tmp_path)
-    render = RenderSettings(storage_class=NO_SNAPSHOTS if request.param == "copies" else None)
-    settings = Settings(
-        database_url=url, public_url=PUBLIC_URL, hasher=PasswordHasher.cheap(), render=render
-    )
-    kubeconfig = tmp_path / "sim.kubeconfig"
-    sim.write_kubeconfig(kubeconfig)
-    store = await Store.open(url)
-    cluster = await connect(str(kubeconfig))
-    if request.param == "copies":  # the admin's, not runway's: made before the story records
-        await cluster.request(
-            "POST",
-            "/apis/storage.k8s.io/v1/storageclasses",
-            body={
-                "apiVersion": "storage.k8s.io/v1",
-                "kind": "StorageClass",
-                "metadata": {"name": NO_SNAPSHOTS},
-                "provisioner": "runway-sim.io/no-snapshots",
-                "volumeBindingMode": "WaitForFirstConsumer",
-            },
-        )
-    world = World(store, settings, create_app(settings, store, cluster=cluster), sim=sim)
-    try:
+    async with a_server_on(sim, tmp_path, request.param) as world:
         yield world
-    finally:
-        await world.close()
-        await cluster.close()
-        await store.close()
-
-
-async def deploy(client: httpx.AsyncClient, text: str, answers: dict[str, Any] | None) -> int:
-    """Create and start a deployment of `text`; its id once it succeeded."""
-    made = await client.post("/api/v1/environments/staging/deployments", content=text, headers=YAML)
-    assert made.status_code == 201, made.text
-    path = f"/api/v1/deployments/{made.json()['id']}"
-    if answers:
-        answered = await client.post(f"{path}/inputs", json=answers)
-        assert answered.status_code == 200, answered.text
-    assert (await client.post(f"{path}/start")).status_code == 200
-    await wait_for(client, made.json()["id"], "succeeded")
-    return int(made.json()["id"])
 
 
 async def test_the_roles_cover_exactly_the_calls_of_deployments_and_a_rollback(
@@ -233,7 +185,7 @@ async def test_the_roles_cover_exactly_the_calls_of_deployments_and_a_rollback(
     sim.requests.clear()
     ann = await person_with_environment(server, "ann")
     answers = {"host": "shop.example.org", "db_password": {"generate": True}, "token": "t0k3n"}
-    first = await deploy(ann, SHOP, answers)
+    first = (await deploy(ann, SHOP, answers))["id"]
 
     step_log = await ann.get(f"/api/v1/deployments/{first}/steps/migrate/logs")
     assert step_log.status_code == 200, step_log.text
@@ -242,7 +194,7 @@ async def test_the_roles_cover_exactly_the_calls_of_deployments_and_a_rollback(
     revealed = await ann.post("/api/v1/environments/staging/apps/shop/secrets/db_password/reveal")
     assert revealed.status_code == 200, revealed.text
 
-    second = await deploy(ann, SHOP_CHANGED, None)
+    second = (await deploy(ann, SHOP_CHANGED, None))["id"]
     rolled = await ann.post(f"/api/v1/deployments/{second}/rollback", json={"confirm": "staging"})
     assert rolled.status_code == 201, rolled.text
     await wait_for(ann, rolled.json()["id"], "succeeded")
@@ -251,7 +203,7 @@ async def test_the_roles_cover_exactly_the_calls_of_deployments_and_a_rollback(
     environment = await server.store.environments.get(owner.id, "staging")
     assert environment is not None
     await server.store.restore_points.set_kept(environment.id, 1)
-    last = await deploy(ann, SHOP_CHANGED, None)
+    last = (await deploy(ann, SHOP_CHANGED, None))["id"]
     pruned = await server.store.restore_points.of_deployment(second)
     assert pruned is not None and pruned.pruned_at is not None, pruned
     assert (await server.store.restore_points.of_deployment(last)) is not None

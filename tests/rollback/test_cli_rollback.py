@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cli_world import World, a_world, created_id
-from tests.rollback.conftest import config
+from tests.rollback.conftest import db_and_web
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +23,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def app(web: str) -> str:
-    return config(f"""
-        app: pad
-        services:
-          db:
-            image: "postgres:16"
-            env: {{WEB: "{web}"}}
-            ports: [5432]
-            ready: {{tcp: 5432}}
-            volumes: {{data: {{mount: /data, size: 1Gi}}}}
-          web: {{image: "{web}", ports: [80], ready: {{tcp: 80}}, depends_on: [db]}}
-        """)
+    """Its database changes with `web` too, so each deployment backs its volume up."""
+    return db_and_web(schema=web, web=web, app="pad")
 
 
 def deploying(world: World, env: str, text: str, exit_code: int) -> tuple[int, str]:

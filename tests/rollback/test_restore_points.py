@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from runway.store import DeploymentStatus
-from tests.rollback.conftest import Rig, config
+from tests.rollback.conftest import Rig, db_and_web
 
 pytestmark = pytest.mark.anyio
 
@@ -15,28 +15,14 @@ D = DeploymentStatus
 CLAIM = "notes-db-data"
 
 
-def notes(db_image: str = "postgres:16", schema: str = "1", web: str = "web:1") -> str:
-    return config(f"""
-        app: notes
-        services:
-          db:
-            image: "{db_image}"
-            env: {{SCHEMA: "{schema}"}}
-            ports: [5432]
-            ready: {{tcp: 5432}}
-            volumes: {{data: {{mount: /var/lib/db, size: 1Gi}}}}
-          web: {{image: "{web}", ports: [80], ready: {{tcp: 80}}, depends_on: [db]}}
-        """)
-
-
 async def test_a_change_to_what_mounts_a_volume_backs_it_up_first(rig: Rig) -> None:
-    first = await rig.run(notes())
+    first = await rig.run(db_and_web())
     assert first.status is D.SUCCEEDED
     point = await rig.place.store.restore_points.of_deployment(first.id)
     assert point is not None and point.volumes == ()  # nothing existed to back up
     await rig.write(CLAIM, "marker", b"v1", uid=999)
 
-    second = await rig.run(notes(schema="2"))
+    second = await rig.run(db_and_web(schema="2"))
     assert second.status is D.SUCCEEDED
     point = await rig.place.store.restore_points.of_deployment(second.id)
     assert point is not None
@@ -67,13 +53,13 @@ async def test_a_change_to_what_mounts_a_volume_backs_it_up_first(rig: Rig) -> N
 
 
 async def test_an_unchanged_redeploy_takes_no_backup(rig: Rig) -> None:
-    await rig.run(notes())
+    await rig.run(db_and_web())
     await rig.write(CLAIM, "marker", b"v1")
-    again = await rig.run(notes())
+    again = await rig.run(db_and_web())
     assert again.status is D.SUCCEEDED
     point = await rig.place.store.restore_points.of_deployment(again.id)
     assert point is not None and point.volumes == ()
-    changed_web = await rig.run(notes(web="web:2"))  # web mounts no volume
+    changed_web = await rig.run(db_and_web(web="web:2"))  # web mounts no volume
     point = await rig.place.store.restore_points.of_deployment(changed_web.id)
     assert point is not None and point.volumes == ()
 
@@ -81,9 +67,9 @@ async def test_an_unchanged_redeploy_takes_no_backup(rig: Rig) -> None:
 async def test_restore_points_past_the_retention_are_pruned(rig: Rig) -> None:
     store = rig.place.store
     await store.restore_points.set_kept(rig.place.environment.id, 1)
-    await rig.run(notes())
-    second = await rig.run(notes(schema="2"))
-    third = await rig.run(notes(schema="3"))
+    await rig.run(db_and_web())
+    second = await rig.run(db_and_web(schema="2"))
+    third = await rig.run(db_and_web(schema="3"))
     points = {
         p.number: p for p in await store.restore_points.of_app(rig.place.environment.id, "notes")
     }
@@ -106,7 +92,7 @@ async def test_restore_points_past_the_retention_are_pruned(rig: Rig) -> None:
 async def test_a_backup_the_cluster_refuses_fails_the_start_before_anything_changed(
     rig: Rig,
 ) -> None:
-    await rig.run(notes())
+    await rig.run(db_and_web())
     refused = (
         f"/api/v1/namespaces/{rig.namespace}/persistentvolumeclaims"
         if rig.settings.storage_class
@@ -119,7 +105,7 @@ async def test_a_backup_the_cluster_refuses_fails_the_start_before_anything_chan
         path=refused,
         message="exceeded quota: requests.storage",
     )
-    second = await rig.run(notes(schema="2"))
+    second = await rig.run(db_and_web(schema="2"))
     assert second.status is D.FAILED
     assert second.reason is not None
     assert second.reason.startswith("the restore point could not be taken")

@@ -13,8 +13,8 @@ from runway.executor import executor as executor_module
 from runway.executor.rollback import after_failure
 from runway.store import Deployment, DeploymentStatus, OnFailure
 from tests.executor.conftest import Place
-from tests.rollback.conftest import Rig
-from tests.rollback.test_restore_points import CLAIM, notes
+from tests.rollback.conftest import Rig, db_and_web
+from tests.rollback.test_restore_points import CLAIM
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def rig(place: Place) -> Rig:
 async def _failed_without_its_rollback(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> Deployment:
     """v1 succeeded (a marker in its volume), v2 failed, and its instance stopped before the
     automatic rollback (as if killed right after storing the failure)."""
-    assert (await rig.run(notes())).status is D.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
     await rig.write(CLAIM, "marker", b"v1")
 
     async def stopped_before(*args: object, **kwargs: object) -> None:
@@ -39,7 +39,7 @@ async def _failed_without_its_rollback(rig: Rig, monkeypatch: pytest.MonkeyPatch
 
     with monkeypatch.context() as patched:
         patched.setattr(executor_module, "after_failure", stopped_before)
-        failed = await rig.run(notes(schema="2", web="web:pullfail"))
+        failed = await rig.run(db_and_web(schema="2", web="web:pullfail"))
     assert failed.status is D.FAILED
     return failed
 

@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
-import httpx
 import pytest
 
-from runway.deploy import RenderSettings
-from runway.deploy.connection import connect
-from runway.http import create_app
 from runway.simcluster import SimCluster
 from runway.simcluster.volumes import File
-from runway.store import Store
-from tests.http.conftest import _settings, anyio_backend  # noqa: F401
+from tests.http.conftest import anyio_backend  # noqa: F401
 from tests.http.stories import person_with_environment, wait_for
 from tests.http.worlds import World
-from tests.rollback.conftest import NO_SNAPSHOTS, config
+from tests.rollback.conftest import a_server_on, config, deploy
 
 pytestmark = pytest.mark.anyio
 
-YAML = {"Content-Type": "application/yaml"}
 CLAIM = "notes-db-data"
 
 
@@ -68,42 +62,10 @@ async def simulated() -> AsyncIterator[SimCluster]:
 
 @pytest.fixture(params=["snapshots", "copies"])
 async def rollback_world(
-    request: pytest.FixtureRequest,
-    simulated: SimCluster,
-    tmp_path: Any,
+    request: pytest.FixtureRequest, simulated: SimCluster, tmp_path: Path
 ) -> AsyncIterator[World]:
-    """A server on SQLite whose deployments go to the in-process simulated cluster; for
-    `copies`, volumes of a storage class whose driver has no snapshots."""
-    from runway.store import sqlite_url
-
-    render = RenderSettings()
-    if request.param == "copies":
-        render = RenderSettings(storage_class=NO_SNAPSHOTS)
-    settings = _settings(sqlite_url(tmp_path))
-    settings = type(settings)(**{**settings.__dict__, "render": render})
-    kubeconfig = tmp_path / "sim.kubeconfig"
-    simulated.write_kubeconfig(kubeconfig)
-    store = await Store.open(settings.database_url)
-    cluster = await connect(str(kubeconfig))
-    if request.param == "copies":
-        await cluster.request(
-            "POST",
-            "/apis/storage.k8s.io/v1/storageclasses",
-            body={
-                "apiVersion": "storage.k8s.io/v1",
-                "kind": "StorageClass",
-                "metadata": {"name": NO_SNAPSHOTS},
-                "provisioner": "runway-sim.io/no-snapshots",
-                "volumeBindingMode": "WaitForFirstConsumer",
-            },
-        )
-    world = World(store, settings, create_app(settings, store, cluster=cluster), sim=simulated)
-    try:
+    async with a_server_on(simulated, tmp_path, request.param) as world:
         yield world
-    finally:
-        await world.close()
-        await cluster.close()
-        await store.close()
 
 
 def volume_of(sim: SimCluster, claim: str) -> str:
@@ -116,20 +78,6 @@ def volume_of(sim: SimCluster, claim: str) -> str:
 def marker(sim: SimCluster, claim: str = CLAIM) -> bytes | None:
     found = sim.volumes.read(volume_of(sim, claim), "marker")
     return None if found is None else found.data
-
-
-async def deploy(
-    client: httpx.AsyncClient, text: bytes, answers: dict[str, Any], end: str
-) -> dict[str, Any]:
-    made = await client.post("/api/v1/environments/staging/deployments", content=text, headers=YAML)
-    assert made.status_code == 201, made.text
-    path = f"/api/v1/deployments/{made.json()['id']}"
-    if answers:
-        given = await client.post(f"{path}/inputs", json=answers)
-        assert given.status_code == 200, given.text
-    started = await client.post(f"{path}/start")
-    assert started.status_code == 200, started.text
-    return await wait_for(client, made.json()["id"], end)
 
 
 async def test_a_confirmed_rollback_puts_back_the_data_and_the_version(

@@ -14,7 +14,7 @@ from runway.deploy.backup import SNAPSHOT, restore, stop_app
 from runway.deploy.volume_ops import COPY_LABEL, BackupFailed, run_copy
 from runway.executor.rollback import create, dry_run, prepare
 from runway.store import Deployment, DeploymentStatus
-from tests.rollback.conftest import Rig, config
+from tests.rollback.conftest import Rig, config, db_and_web
 
 pytestmark = [
     pytest.mark.anyio,
@@ -45,20 +45,6 @@ def holder(namespace: str, name: str, claim: str, pod_labels: dict[str, str]) ->
     }
 
 
-def notes(schema: str = "1", web: str = "web:1") -> str:
-    return config(f"""
-        app: notes
-        services:
-          db:
-            image: "postgres:16"
-            env: {{SCHEMA: "{schema}"}}
-            ports: [5432]
-            ready: {{tcp: 5432}}
-            volumes: {{data: {{mount: /var/lib/db, size: 1Gi}}}}
-          web: {{image: "{web}", ports: [80], ready: {{tcp: 80}}, depends_on: [db]}}
-        """)
-
-
 async def _rollback_of(rig: Rig, undone: Deployment) -> Deployment:
     store = rig.place.store
     prepared = await prepare(store, rig.place.world.cluster, rig.place.environment, undone)
@@ -67,13 +53,30 @@ async def _rollback_of(rig: Rig, undone: Deployment) -> Deployment:
     return await create(store, prepared, user, datetime.now(UTC))
 
 
+async def _rolled_back(rig: Rig, undone: Deployment) -> Deployment:
+    """The rollback of `undone`, run to its end: it succeeded."""
+    done = await rig.run_created(await _rollback_of(rig, undone))
+    assert done.status is D.SUCCEEDED, done.reason
+    return done
+
+
+async def _failed_after_v1(
+    rig: Rig,
+    first: str = db_and_web(),
+    second: str = db_and_web(schema="2", web="web:pullfail"),
+) -> Deployment:
+    """`first` deployed (its volume marked `v1`), then `second` failed; the failed one."""
+    assert (await rig.run(first)).status is D.SUCCEEDED
+    await rig.write(CLAIM, "marker", b"v1")
+    failed = await rig.run(second)
+    assert failed.status is D.FAILED
+    return failed
+
+
 @SNAPSHOTS
 async def test_a_cancel_during_a_restore_still_makes_the_volume_again(rig: Rig) -> None:
     cluster, ns = rig.place.world.cluster, rig.namespace
-    assert (await rig.run(notes())).status is D.SUCCEEDED
-    await rig.write(CLAIM, "marker", b"v1")
-    failed = await rig.run(notes(schema="2", web="web:pullfail"))
-    assert failed.status is D.FAILED
+    failed = await _failed_after_v1(rig)
     # A pod outside the app mounts the claim, so its deletion waits (pvc-protection): the
     # cancel comes between the claim's deletion and its making again.
     await cluster.request(
@@ -102,7 +105,7 @@ async def test_a_cancel_during_a_restore_still_makes_the_volume_again(rig: Rig) 
     claim = await cluster.get(claim_path)
     assert claim is not None and not claim["metadata"].get("deletionTimestamp")
     # Made from v1's snapshot: the next deployment's pods find v1's data in it.
-    assert (await rig.run(notes())).status is D.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
     assert await rig.read(CLAIM, "marker") == b"v1"
 
 
@@ -110,17 +113,16 @@ async def test_a_cancel_during_a_restore_still_makes_the_volume_again(rig: Rig) 
 async def test_the_restore_point_a_rollback_needs_is_kept_past_the_retention(rig: Rig) -> None:
     store = rig.place.store
     await store.restore_points.set_kept(rig.place.environment.id, 1)
-    assert (await rig.run(notes())).status is D.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
     await rig.write(CLAIM, "marker", b"v1")
     # Two failures in a row: the second one's start prunes past the retention of one, but
     # the first one's restore point holds the volume as v1 left it.
-    assert (await rig.run(notes(schema="2", web="web:pullfail"))).status is D.FAILED
+    assert (await rig.run(db_and_web(schema="2", web="web:pullfail"))).status is D.FAILED
     await rig.write(CLAIM, "marker", b"v2")
-    failed = await rig.run(notes(schema="3", web="web:pullfail"))
+    failed = await rig.run(db_and_web(schema="3", web="web:pullfail"))
     assert failed.status is D.FAILED
     await rig.write(CLAIM, "marker", b"v3")
-    done = await rig.run_created(await _rollback_of(rig, failed))
-    assert done.status is D.SUCCEEDED, done.reason
+    await _rolled_back(rig, failed)
     assert await rig.read(CLAIM, "marker") == b"v1"
 
 
@@ -143,19 +145,18 @@ def with_job(schema: str, job_image: str) -> str:
 async def test_a_stuck_job_pod_of_the_failed_deployment_does_not_block_the_restore(
     rig: Rig,
 ) -> None:
-    assert (await rig.run(with_job("1", "migrate:1"))).status is D.SUCCEEDED
-    await rig.write(CLAIM, "marker", b"v1")
-    failed = await rig.run(with_job("2", "migrate:pullfail"))  # its Job pod never starts
-    assert failed.status is D.FAILED
-    done = await rig.run_created(await _rollback_of(rig, failed))
-    assert done.status is D.SUCCEEDED, done.reason
+    # The failed deployment's Job pod never starts.
+    failed = await _failed_after_v1(
+        rig, with_job("1", "migrate:1"), with_job("2", "migrate:pullfail")
+    )
+    await _rolled_back(rig, failed)
     assert await rig.read(CLAIM, "marker") == b"v1"
 
 
 @SNAPSHOTS
 async def test_pods_that_do_not_stop_leave_the_app_running(rig: Rig) -> None:
     cluster, ns = rig.place.world.cluster, rig.namespace
-    assert (await rig.run(notes())).status is D.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
     stray = holder(ns, "stray", CLAIM, {"app.kubernetes.io/instance": "notes"})
     await cluster.request("POST", f"/api/v1/namespaces/{ns}/pods", body=stray)
     with pytest.raises(BackupFailed, match="the app was started again"):
@@ -183,7 +184,7 @@ async def test_a_claim_never_bound_is_not_backed_up(rig: Rig) -> None:
     await cluster.request("POST", f"/api/v1/namespaces/{ns}/persistentvolumeclaims", body=claim)
     found = await cluster.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{CLAIM}")
     assert found is not None and found["status"]["phase"] == "Pending"
-    deployed = await rig.run(notes())
+    deployed = await rig.run(db_and_web())
     assert deployed.status is D.SUCCEEDED, deployed.reason
     point = await rig.place.store.restore_points.of_deployment(deployed.id)
     assert point is not None and not point.volumes
@@ -220,7 +221,7 @@ async def test_a_live_volume_named_like_a_backup_is_never_written_over(rig: Rig)
 @SNAPSHOTS
 async def test_retrying_a_change_whose_backup_was_refused_backs_up(rig: Rig) -> None:
     store = rig.place.store
-    assert (await rig.run(notes())).status is D.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
     await rig.place.world.inject(
         kind="status",
         status=403,
@@ -229,9 +230,9 @@ async def test_retrying_a_change_whose_backup_was_refused_backs_up(rig: Rig) -> 
         count=1,
         message="exceeded quota: requests.storage",
     )
-    refused = await rig.run(notes(schema="2"))
+    refused = await rig.run(db_and_web(schema="2"))
     assert refused.status is D.FAILED
-    retried = await rig.run(notes(schema="2"))  # the same change, which never ran, again
+    retried = await rig.run(db_and_web(schema="2"))  # the same change, which never ran, again
     assert retried.status is D.SUCCEEDED
     point = await store.restore_points.of_deployment(retried.id)
     assert point is not None and [b.claim for b in point.volumes] == [CLAIM]
@@ -241,25 +242,19 @@ async def test_retrying_a_change_whose_backup_was_refused_backs_up(rig: Rig) -> 
 
 @SNAPSHOTS
 async def test_a_second_restore_from_the_same_snapshot_is_done_again(rig: Rig) -> None:
-    assert (await rig.run(notes())).status is D.SUCCEEDED
-    await rig.write(CLAIM, "marker", b"v1")
-    failed = await rig.run(notes(schema="2", web="web:pullfail"))
-    assert failed.status is D.FAILED
-    first = await rig.run_created(await _rollback_of(rig, failed))
-    assert first.status is D.SUCCEEDED, first.reason
+    first = await _rolled_back(rig, await _failed_after_v1(rig))
     await rig.write(CLAIM, "marker", b"written after the first rollback")
     # Undoing the rollback goes back to v1 again, from the same snapshot of v1's data: the
     # claim made from it by the first rollback holds what was written since, not v1's data.
-    again = await rig.run_created(await _rollback_of(rig, first))
-    assert again.status is D.SUCCEEDED, again.reason
+    await _rolled_back(rig, first)
     assert await rig.read(CLAIM, "marker") == b"v1"
 
 
 @SNAPSHOTS
 async def test_a_claim_made_from_a_snapshot_is_as_big_as_the_snapshot(rig: Rig) -> None:
     cluster, ns = rig.place.world.cluster, rig.namespace
-    assert (await rig.run(notes())).status is D.SUCCEEDED
-    failed = await rig.run(notes(schema="2", web="web:pullfail"))
+    assert (await rig.run(db_and_web())).status is D.SUCCEEDED
+    failed = await rig.run(db_and_web(schema="2", web="web:pullfail"))
     point = await rig.place.store.restore_points.of_deployment(failed.id)
     assert point is not None
     (backup,) = point.volumes

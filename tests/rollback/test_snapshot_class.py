@@ -9,8 +9,7 @@ from runway.deploy import RenderSettings
 from runway.simcluster.volumes import DEFAULT_SNAPSHOT_CLASS, PROVISIONER
 from runway.store import DeploymentStatus
 from tests.executor.conftest import Place
-from tests.rollback.conftest import Rig
-from tests.rollback.test_restore_points import notes
+from tests.rollback.conftest import Rig, db_and_web
 
 pytestmark = pytest.mark.anyio
 
@@ -36,9 +35,9 @@ async def test_restore_points_use_the_installations_snapshot_class(
 ) -> None:
     await _a_second_class(place)
     rig = Rig(place, RenderSettings(snapshot_class=preferred))
-    assert (await rig.run(notes())).status is DeploymentStatus.SUCCEEDED
+    assert (await rig.run(db_and_web())).status is DeploymentStatus.SUCCEEDED
     await rig.write("notes-db-data", "marker", b"v1")
-    second = await rig.run(notes(schema="2"))
+    second = await rig.run(db_and_web(schema="2"))
     assert second.status is DeploymentStatus.SUCCEEDED
     point = await place.store.restore_points.of_deployment(second.id)
     assert point is not None
