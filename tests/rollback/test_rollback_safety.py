@@ -149,6 +149,7 @@ async def test_a_stuck_job_pod_of_the_failed_deployment_does_not_block_the_resto
     failed = await _failed_after_v1(
         rig, with_job("1", "migrate:1"), with_job("2", "migrate:pullfail")
     )
+    await rig.write(CLAIM, "marker", b"v2")  # what the failed version wrote: undone
     await _rolled_back(rig, failed)
     assert await rig.read(CLAIM, "marker") == b"v1"
 
