@@ -41,11 +41,12 @@ async def until(
     app: App[Any], condition: Callable[[], Any], what: str, timeout: float = 60.0
 ) -> Any:
     """Let the app run until `condition()` is true (its value), or fail saying `what`: tests
-    wait for what a person would see, never for a fixed time."""
+    wait for what a person would see, never for a fixed time. A screen just pushed is seen once
+    it is mounted (its widgets composed): what the test reads next is there."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            found = condition()
+            found = condition() if app.screen.is_mounted else None
         except Exception:  # a widget not mounted yet counts as not there
             found = None
         if found:

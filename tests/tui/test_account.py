@@ -114,8 +114,11 @@ async def test_change_the_password_then_log_in_with_the_new_one(world: World):
         app.screen.query_one("#password", Input).value = NEW_PASSWORD
         await press(pilot, "#log-in")
         await until(app, lambda: isinstance(app.screen, EnvironmentsScreen), "logged in again")
-        empty = app.screen.query_one("#empty", Static)
-        await until(app, lambda: "No environment yet" in text_of(empty), "pat's environments")
+        await until(
+            app,
+            lambda: "No environment yet" in text_of(app.screen.query_one("#empty", Static)),
+            "pat's environments",
+        )
 
 
 async def test_a_token_is_shown_once_then_revoked(world: World):

@@ -44,8 +44,11 @@ async def test_the_first_admin_is_created_from_the_login_screen(tmp_path: Path):
             screen.query_one("#password", Input).focus()
             await pilot.press("enter")
             await until(app, lambda: isinstance(app.screen, EnvironmentsScreen), "logged in")
-            empty = app.screen.query_one("#empty", Static)
-            await until(app, lambda: "No environment yet" in str(empty.render()), "the list")
+            await until(
+                app,
+                lambda: "No environment yet" in str(app.screen.query_one("#empty").render()),
+                "the list",
+            )
         assert [(c.url, c.username) for c in remembered] == [(server.url, "ann")]
         me = httpx.get(
             f"{server.url}/api/v1/users/me",

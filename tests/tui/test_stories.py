@@ -69,8 +69,13 @@ async def log_in_on_screen(app: Any, pilot: Any) -> None:
     app.screen.query_one("#password", Input).value = PASSWORD
     await press_button(pilot, "#log-in")
     await until(app, lambda: isinstance(app.screen, EnvironmentsScreen), "the environments")
-    table = app.screen.query_one("#environments", DataTable)
-    await until(app, lambda: any(r[0] == "devices" for r in cells(table)), "its environment")
+    await until(
+        app,
+        lambda: any(r[0] == "devices" for r in cells(app.screen.query_one("#environments"))),
+        "its environment",
+    )
+    # Quitting while a read is under way would end it on a screen being taken down.
+    await until(app, lambda: not any(w.is_running for w in app.workers), "the reads done")
 
 
 async def test_only_a_dashboard_on_the_persons_own_machine_keeps_their_device_token(
