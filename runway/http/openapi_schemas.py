@@ -155,7 +155,8 @@ SCHEMAS: dict[str, Schema] = {
                 "client's next login, and keep it as secret as a password. While it has "
                 "failed fewer than 5 times in 15 minutes (the defaults), that login skips "
                 "the pause other people's wrong guesses put on the user; the address's limit "
-                "still holds. Each login gives a new one; it lasts 180 days.",
+                "still holds. Each login gives a new one; it lasts 180 days, or until the "
+                "user's password changes.",
             },
         },
         required=["token", "expires_at", "user"],
