@@ -69,7 +69,7 @@ class LimitReached(Exception):
 
 class Running:
     """How many dashboards this server runs, for its total (the limit per user is counted in the
-    database, across instances: `DashboardSession._app_token`)."""
+    database, across instances: `DashboardSession._dashboard`)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
