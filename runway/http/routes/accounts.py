@@ -88,16 +88,16 @@ async def login(request: Request) -> Response:
     password = fields.text("password", limit=MAX_LENGTH)
     device = fields.optional_text("device")
     fields.done()
-    user = await check_login(request, username, password, device)
-    ctx = context(request)
-    return await _logged_in(ctx, user, device=await new_device_token(ctx, user))
+    user, new_device = await check_login(request, username, password, device)
+    return await _logged_in(context(request), user, device=new_device)
 
 
 async def check_login(
     request: Request, username: str, password: str, device_token: str | None = None
-) -> User:
+) -> tuple[User, str]:
     """The user whose name and password these are, within the login limits (the API's login
-    and the browser's login page share it); ApiError 429, or 401 saying why, otherwise.
+    and the browser's login page share it), and a new device token for the client's next
+    login; ApiError 429, or 401 saying why, otherwise.
 
     A valid device token of this user (`device_token`, from an earlier login) skips the user's
     pause while that device has not failed too often itself (LoginLimits); any other token is
@@ -107,7 +107,8 @@ async def check_login(
     now = ctx.now()
     user = await ctx.store.users.by_name(username)
     hashed = await ctx.store.users.password_hash(user.id) if user else None
-    device = await _device(ctx, device_token, user, hashed)
+    signer = await _device_signer(ctx)
+    device = _device(signer, device_token, user, hashed)
     keys, trusted = await _count_attempt(ctx, request, username, device, now)
     hasher = ctx.settings.hasher
     if hashed is None:
@@ -116,7 +117,7 @@ async def check_login(
         valid = False
     else:
         valid = await ctx.password_work(hasher.verify, hashed, password)
-    if not valid or user is None:
+    if not valid or user is None or hashed is None:
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
     await credentials.forget_attempt(keys, now)
     if device is not None:
@@ -127,7 +128,7 @@ async def check_login(
         await credentials.clear_failures(_user_key(username))
     if user.disabled:
         raise ApiError(401, "disabled", "this account is disabled; ask an admin")
-    return user
+    return user, signer.issue(user.id, user.name, hashed)
 
 
 async def _count_attempt(
@@ -169,25 +170,18 @@ def _user_key(username: str) -> str:
     return f"user:{username}"
 
 
-async def _device(
-    ctx: Context, token: str | None, user: User | None, password_hash: str | None
+def _device(
+    signer: DeviceSigner, token: str | None, user: User | None, password_hash: str | None
 ) -> Device | None:
     """The device of a valid token issued to this very account (its id and name) while it had
     the password it has now, else None. The token is read whether the user exists or not: the
     time it takes tells nothing."""
     if not token:
         return None
-    signer = await _device_signer(ctx)
     found = signer.read(token)
     if found is None or user is None or password_hash is None:
         return None
     return found if signer.holds(found, user.id, user.name, password_hash) else None
-
-
-async def new_device_token(ctx: Context, user: User) -> str:
-    """A device token for `user`, who just logged in (the API's login and the browser's)."""
-    hashed = await ctx.store.users.password_hash(user.id)
-    return (await _device_signer(ctx)).issue(user.id, user.name, hashed or "")
 
 
 async def _device_signer(ctx: Context) -> DeviceSigner:

@@ -14,7 +14,7 @@ from runway.auth.passwords import check_password
 from runway.http.context import context
 from runway.http.errors import ApiError
 from runway.http.requests import body_bytes
-from runway.http.routes.accounts import check_login, new_device_token, use_invite
+from runway.http.routes.accounts import check_login, use_invite
 from runway.http.ui import browser, html
 from runway.http.ui.processes import Processes
 
@@ -96,7 +96,7 @@ def login(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
         fields = await _form(request)
         next_path = _next(fields.get("next", ""))
         try:
-            user = await check_login(
+            user, device = await check_login(
                 request,
                 fields.get("username", "")[:64],
                 fields.get("password", "")[:1024],
@@ -107,7 +107,7 @@ def login(processes: Processes) -> Callable[[Request], Awaitable[Response]]:
         response = RedirectResponse(next_path, status_code=303)
         ctx = context(request)
         await browser.start(ctx, user, response)
-        browser.remember_device(ctx, await new_device_token(ctx, user), response)
+        browser.remember_device(ctx, device, response)
         processes.warm(ctx.settings.public_url)
         return response
 
