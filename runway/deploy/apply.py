@@ -146,9 +146,9 @@ def _owned(existing: dict[str, Any], app: str) -> bool:
 
 def _refuse_foreign(manifest: dict[str, Any], existing: dict[str, Any], app: str) -> None:
     """PermanentError, in plain words, when the object already there is not `app`'s."""
-    labels = (existing.get("metadata") or {}).get("labels") or {}
-    if owned_by(labels, app):
+    if _owned(existing, app):
         return
+    labels = (existing.get("metadata") or {}).get("labels") or {}
     kind, name = manifest.get("kind"), manifest["metadata"]["name"]
     other = labels.get(APP_LABEL)
     if labels.get(MANAGED_BY_LABEL) == "runway" and other:

@@ -263,17 +263,17 @@ async def stop_app(cluster: Cluster, namespace: str, app: str, *, timeout: float
             query=[("labelSelector", f"{APP_LABEL}={app}")],
         )
     )
-    names = [str(workload["metadata"]["name"]) for workload in found.get("items") or []]
-    for name in names:
-        await scale_to_zero(cluster, namespace, name)
+    workloads = {str(w["metadata"]["name"]): w for w in found.get("items") or []}
+    for name, workload in workloads.items():
+        await scale_to_zero(cluster, namespace, name, workload)
     try:
         await _delete_unfinished_jobs(cluster, namespace, app)
         await pods_gone(cluster, namespace, f"app.kubernetes.io/instance={app}", timeout=timeout)
     except DeployError as error:
-        given = [await scale_back(cluster, namespace, name, None) for name in names]
+        given = [await scale_back(cluster, namespace, name, None) for name in workloads]
         started = "the app was started again" if any(given) else "the app is left stopped"
         raise BackupFailed(f"{error}; nothing was restored, {started}") from error
-    for name in names:
+    for name in workloads:
         await forget_replicas(cluster, namespace, name)
 
 

@@ -163,12 +163,16 @@ async def until(
         await asyncio.sleep(POLL)
 
 
-async def scale_to_zero(cluster: Cluster, namespace: str, name: str) -> int | None:
+async def scale_to_zero(
+    cluster: Cluster, namespace: str, name: str, found: dict[str, Any] | None = None
+) -> int | None:
     """Scale the Deployment to zero, noting its replicas on it first; the replicas it had
     (None when there is no such Deployment). Found at zero with a note already (a backup or a
-    stop resumed by another instance), the note holds."""
+    stop resumed by another instance), the note holds. `found`: the Deployment as the caller
+    just read it (else it is read here)."""
     path = deployment_path(namespace, name)
-    found = await read(cluster, path)
+    if found is None:
+        found = await read(cluster, path)
     if found is None:
         return None
     noted = _noted(found)
